@@ -1,0 +1,39 @@
+"""csv-state-viewer: inspect, validate and convert neural-network training state stored as CSV.
+
+The public API is re-exported here; see the README for the format specification.
+"""
+
+from __future__ import annotations
+
+from csv_state_viewer.core.api import load_state, open_state, save_state
+from csv_state_viewer.core.errors import (
+    BadRowsError,
+    CsvStateError,
+    NotAStateError,
+    RowError,
+    RowProblem,
+    StateWriteError,
+    UnsupportedFormatError,
+)
+from csv_state_viewer.core.progress import Cancelled, Progress
+from csv_state_viewer.core.state import State, TensorEntry
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "BadRowsError",
+    "Cancelled",
+    "CsvStateError",
+    "NotAStateError",
+    "Progress",
+    "RowError",
+    "RowProblem",
+    "State",
+    "StateWriteError",
+    "TensorEntry",
+    "UnsupportedFormatError",
+    "__version__",
+    "load_state",
+    "open_state",
+    "save_state",
+]

@@ -1,0 +1,71 @@
+"""The public functions: open, load and save a state in any registered format."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress
+from csv_state_viewer.core.registry import format_for_reading, format_for_writing, save_with
+from csv_state_viewer.core.state import State
+from csv_state_viewer.core.tensors import Tensors
+
+
+def open_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> State:
+    """Open a state lazily: every tensor is indexed, none is decoded.
+
+    Raises :class:`~csv_state_viewer.NotAStateError` (one-line message) when the file is
+    not a state at all; bad rows are listed in ``state.errors`` and the rest stays readable.
+    """
+    path = os.fspath(path)
+    fmt = format_for_reading(path)
+    assert fmt.open is not None
+    return fmt.open(path, progress)
+
+
+def load_state(
+    path: str | os.PathLike[str],
+    progress: Progress = NO_PROGRESS,
+    *,
+    skip_bad: bool = False,
+) -> dict[str, np.ndarray]:
+    """Read every tensor into a dict ordered as in the file.
+
+    Bad rows raise :class:`~csv_state_viewer.BadRowsError` naming them, unless
+    ``skip_bad`` leaves them out.
+    """
+    with open_state(path, progress) as state:
+        return state.read_all(progress, skip_bad=skip_bad)
+
+
+def save_state(
+    path: str | os.PathLike[str],
+    tensors: Tensors,
+    encoding: str = "text",
+    *,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Progress = NO_PROGRESS,
+    overwrite: bool = True,
+    skip_bad: bool = False,
+) -> None:
+    """Write ``tensors`` (a mapping of names to arrays, or an open state) atomically.
+
+    The format follows the extension (``.csv``, ``.csv.gz``, ``.npz``, ...). ``encoding``
+    ("text" or "base64") applies to CSV. ``metadata`` maps names to extra metadata keys.
+    A destination that is open for reading is refused; with ``overwrite=False`` so is
+    an existing one.
+    """
+    path = os.fspath(path)
+    fmt = format_for_writing(path)
+    options: dict[str, Any] = {
+        "metadata": metadata,
+        "progress": progress,
+        "overwrite": overwrite,
+        "skip_bad": skip_bad,
+    }
+    if "encoding" in fmt.save_options:
+        options["encoding"] = encoding
+    save_with(fmt, path, tensors, **options)

@@ -1,0 +1,223 @@
+"""Lazy reader of CSV training states (``.csv`` and ``.csv.gz``)."""
+
+from __future__ import annotations
+
+import gzip
+import mmap
+import os
+import tempfile
+import zlib
+from collections.abc import Iterator
+from typing import IO
+
+import numpy as np
+
+from csv_state_viewer.core import base64codec, textcodec
+from csv_state_viewer.core.csvindex import EntryBuilder, detect_columns
+from csv_state_viewer.core.csvscan import RawRow, scan_rows
+from csv_state_viewer.core.errors import NotAStateError
+from csv_state_viewer.core.openfiles import register, unregister
+from csv_state_viewer.core.parallel import ordered_map
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+from csv_state_viewer.core.state import State, TensorEntry
+from csv_state_viewer.core.textcodec import DataError
+
+GZIP_MAGIC = b"\x1f\x8b"
+TEXT_CHUNK = 2 << 20
+_SNIFF = 64 << 10
+
+
+def crc32_of(array: np.ndarray) -> str:
+    """CRC32 of the tensor's raw bytes (C order, declared byte order), 8 hex digits."""
+    flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
+    return f"{zlib.crc32(memoryview(flat)) & 0xFFFFFFFF:08x}"  # type: ignore[arg-type]
+
+
+class CsvState(State):
+    """A CSV state opened with :func:`open_csv_state`; data is decoded on :meth:`read`."""
+
+    format_name = "csv"
+
+    def __init__(self, path: str, handle: IO[bytes], mm: mmap.mmap, progress: Progress) -> None:
+        self._handle = handle
+        self._fd = handle.fileno()
+        self._mm = mm
+        self._open_key = register(path)
+        try:
+            rows = scan_rows(mm, progress)
+            first = next(rows, None)
+            if first is None:
+                raise NotAStateError(path, "no rows (the file holds only blank lines)")
+            columns = detect_columns(mm, first, path)
+            builder = EntryBuilder(mm, columns)
+            first_rows = [] if columns.has_header else [first]
+            entries = builder.build(_chain(first_rows, rows))
+        except BaseException:
+            self.close()
+            raise
+        self.columns = columns
+        super().__init__(path, entries)
+
+    def close(self) -> None:
+        if self._mm is not None:
+            self._mm.close()
+            self._mm = None  # type: ignore[assignment]
+            self._handle.close()
+            unregister(self._open_key)
+            self._open_key = None
+
+    # --------------------------------------------------------------------- decoding
+    def _pread(self, offset: int, length: int) -> bytes:
+        if self._mm is None:
+            raise ValueError("the state is closed")
+        return os.pread(self._fd, length, offset)
+
+    def _decode(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
+        assert entry.span is not None and entry.dtype is not None and entry.shape is not None
+        if entry.encoding == "base64":
+            flat = self._decode_base64(entry, progress)
+        else:
+            flat = self._decode_text(entry, progress)
+        array = flat.reshape(entry.shape)
+        expected = entry.metadata.get("crc32")
+        if isinstance(expected, str):
+            actual = crc32_of(array)
+            if actual != expected.lower():
+                raise DataError(
+                    f"CRC32 of the data is {actual} but the metadata says {expected}: "
+                    "the data was changed after it was written"
+                )
+        return array
+
+    def _decode_base64(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
+        assert entry.span is not None and entry.dtype is not None
+        start, end = entry.span
+        out = np.empty(entry.nbytes, dtype=np.uint8)
+        offsets = range(start, end, base64codec.CHUNK_CHARS)
+
+        def decode(offset: int) -> bytes:
+            text = self._pread(offset, min(base64codec.CHUNK_CHARS, end - offset))
+            return base64codec.decode_chunk(text, offset - start)
+
+        filled = 0
+        for raw in ordered_map(decode, offsets):
+            check_cancelled(progress)
+            if filled + len(raw) > out.size:
+                raise DataError(f"base64 data decodes to more than {out.size} bytes")
+            out[filled : filled + len(raw)] = np.frombuffer(raw, dtype=np.uint8)
+            filled += len(raw)
+            progress.report(filled, out.size)
+        if filled != out.size:
+            raise DataError(f"base64 data decodes to {filled} bytes; the shape needs {out.size}")
+        return out.view(entry.dtype)
+
+    def _text_chunks(self, start: int, end: int) -> Iterator[bytes]:
+        """Pieces of the field that end on a value boundary (a comma, or the field end)."""
+        carry = b""
+        pos = start
+        while pos < end:
+            block = carry + self._pread(pos, min(TEXT_CHUNK, end - pos))
+            pos += TEXT_CHUNK
+            if pos >= end:
+                yield block
+                return
+            cut = block.rfind(b",")
+            if cut < 0:
+                carry = block
+                continue
+            yield block[:cut]
+            carry = block[cut + 1 :]
+        if carry:
+            yield carry
+
+    def _decode_text(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
+        assert entry.span is not None and entry.dtype is not None
+        dtype, count = entry.dtype, entry.size
+        start, end = entry.span
+        out = np.empty(count, dtype=dtype)
+        if count == 0:
+            return out
+        source = self._text_chunks(start, end)
+        filled = 0
+
+        def parse(chunk: bytes) -> tuple[bytes, np.ndarray | DataError]:
+            try:
+                return chunk, textcodec.parse_chunk(chunk, dtype)
+            except DataError as err:
+                return chunk, err
+
+        for chunk, values in ordered_map(parse, source):
+            check_cancelled(progress)
+            if isinstance(values, DataError):
+                # Parse again with the element offset so that the message names it.
+                textcodec.parse_chunk(chunk, dtype, filled)
+                raise values
+            if filled + values.size > count:
+                total = filled + sum(textcodec.count_values(c) for c in _rest(chunk, source))
+                raise DataError(
+                    f"the data has {total} values but shape {list(entry.shape or ())} holds {count}"
+                )
+            out[filled : filled + values.size] = values
+            filled += values.size
+            progress.report(filled, count)
+        if filled != count:
+            raise DataError(
+                f"the data has {filled} values but shape {list(entry.shape or ())} holds {count}"
+            )
+        return out
+
+
+def _chain(first: list[RawRow], rest: Iterator[RawRow]) -> Iterator[RawRow]:
+    yield from first
+    yield from rest
+
+
+def _rest(current: bytes, source: Iterator[bytes]) -> Iterator[bytes]:
+    yield current
+    yield from source
+
+
+def _decompress(path: str, handle: IO[bytes], progress: Progress) -> IO[bytes]:
+    """Inflate a ``.csv.gz`` into an anonymous temporary file so it can be mapped."""
+    out = tempfile.TemporaryFile(prefix="csv-state-")  # noqa: SIM115 - returned to the caller
+    total = os.fstat(handle.fileno()).st_size
+    try:
+        with gzip.GzipFile(fileobj=handle) as stream:
+            while block := stream.read(8 << 20):
+                out.write(block)
+                check_cancelled(progress)
+                progress.report(handle.tell(), total)
+    except (OSError, EOFError, zlib.error) as err:
+        out.close()
+        raise NotAStateError(path, f"corrupt gzip data ({err})") from None
+    except BaseException:
+        out.close()
+        raise
+    out.flush()
+    return out
+
+
+def open_csv_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> CsvState:
+    """Index a CSV state without decoding tensor data. See :func:`csv_state_viewer.open_state`."""
+    path = os.fspath(path)
+    try:
+        handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - owned by the state
+    except OSError as err:
+        raise NotAStateError(path, err.strerror or str(err)) from None
+    try:
+        if handle.read(2) == GZIP_MAGIC:
+            handle.seek(0)
+            inflated = _decompress(path, handle, progress)
+            handle.close()
+            handle = inflated
+        handle.seek(0)
+        head = handle.read(_SNIFF)
+        if not head.strip(b" \t\r\n\xef\xbb\xbf"):
+            raise NotAStateError(path, "empty file")
+        if b"\x00" in head:
+            raise NotAStateError(path, "binary file, not CSV text")
+        mm = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    except BaseException:
+        handle.close()
+        raise
+    return CsvState(path, handle, mm, progress)

@@ -1,0 +1,171 @@
+"""The lazy state model shared by every format: an ordered list of tensor entries.
+
+A :class:`State` knows each tensor's name, shape, dtype and where it lives without
+decoding any data; :meth:`State.read` decodes one tensor. Rows that could not be
+understood stay in :attr:`State.entries` with ``error`` set, and are listed in
+:attr:`State.errors`, so a viewer can show them and everything else stays readable.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from csv_state_viewer.core.errors import BadRowsError, RowError, RowProblem
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+
+
+@dataclass
+class TensorEntry:
+    """What is known about one tensor before its data is decoded."""
+
+    name: str
+    shape: tuple[int, ...] | None
+    dtype: np.dtype | None
+    encoding: str | None
+    line: int | None = None
+    span: tuple[int, int] | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+    extra: dict[str, str] = field(default_factory=dict)
+    error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.error is None
+
+    @property
+    def size(self) -> int:
+        """Number of elements (0 when the shape is unknown)."""
+        return math.prod(self.shape) if self.shape is not None else 0
+
+    @property
+    def nbytes(self) -> int:
+        """Decoded size in bytes (0 when shape or dtype is unknown)."""
+        return self.size * self.dtype.itemsize if self.dtype is not None else 0
+
+
+class State(ABC):
+    """A lazily opened training state. Use as a context manager or call :meth:`close`."""
+
+    format_name: str = ""
+
+    def __init__(self, path: str, entries: list[TensorEntry]) -> None:
+        self.path = path
+        self.entries = entries
+        self._by_name: dict[str, TensorEntry] = {}
+        for entry in entries:
+            self._by_name.setdefault(entry.name, entry)
+        self._lock = threading.Lock()
+        self._problems: list[RowProblem] = [
+            self._problem(entry, entry.error) for entry in entries if entry.error is not None
+        ]
+
+    # --------------------------------------------------------------- introspection
+    @property
+    def errors(self) -> list[RowProblem]:
+        """Every problem known so far: index-time ones, and data errors met by reads."""
+        with self._lock:
+            return list(self._problems)
+
+    def names(self) -> list[str]:
+        """Names of the good tensors, in file order (the first of duplicate names)."""
+        return [e.name for e in self.entries if e.ok and self._by_name.get(e.name) is e]
+
+    def entry(self, name: str) -> TensorEntry:
+        try:
+            return self._by_name[name]
+        except KeyError:
+            raise KeyError(f"{self.path}: no tensor named {name!r}") from None
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._by_name
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[TensorEntry]:
+        return iter(self.entries)
+
+    # ---------------------------------------------------------------------- reading
+    def read(self, which: str | TensorEntry, progress: Progress = NO_PROGRESS) -> np.ndarray:
+        """Decode one tensor (by name, or by entry for rows that share a name).
+
+        Raises :class:`RowError` when the row is bad or its data does not match its
+        metadata; the problem is also added to :attr:`errors`.
+        """
+        entry = self.entry(which) if isinstance(which, str) else which
+        if entry.error is not None:
+            raise RowError(self._problem(entry, entry.error))
+        try:
+            return self._decode(entry, progress)
+        except ValueError as err:  # DataError and other decoding failures of the data
+            problem = self._problem(entry, str(err))
+            self._record(problem)
+            raise RowError(problem) from None
+
+    def read_all(
+        self, progress: Progress = NO_PROGRESS, *, skip_bad: bool = False
+    ) -> dict[str, np.ndarray]:
+        """Decode every tensor, in file order.
+
+        With ``skip_bad`` bad rows are left out (their problems are in :attr:`errors`);
+        without it the first bad row raises :class:`BadRowsError` listing every problem.
+        """
+        if self.errors and not skip_bad:
+            raise BadRowsError(self.path, self.errors)
+        total = sum(e.nbytes for e in self.entries if e.ok) or 1
+        done = 0
+        out: dict[str, np.ndarray] = {}
+        for entry in self.entries:
+            check_cancelled(progress)
+            if not entry.ok or entry.name in out:
+                continue
+            try:
+                out[entry.name] = self.read(entry)
+            except RowError as err:
+                if not skip_bad:
+                    raise BadRowsError(self.path, [err.problem]) from None
+            done += entry.nbytes
+            progress.report(done, total)
+        return out
+
+    def validate(self, progress: Progress = NO_PROGRESS) -> list[RowProblem]:
+        """Decode every row to find data errors too; returns all problems in line order."""
+        total = len(self.entries) or 1
+        for index, entry in enumerate(self.entries):
+            check_cancelled(progress)
+            if entry.ok:
+                with contextlib.suppress(RowError):  # read() records the problem
+                    self.read(entry)
+            progress.report(index + 1, total)
+        return sorted(self.errors, key=lambda p: (p.line or 0, p.name or ""))
+
+    # ------------------------------------------------------------------ lifecycle
+    def close(self) -> None:  # noqa: B027 - formats without resources need nothing
+        """Release the file; reading afterwards is an error."""
+
+    def __enter__(self) -> State:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---------------------------------------------------------------- for formats
+    @abstractmethod
+    def _decode(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
+        """Decode a good entry; raise ValueError (e.g. DataError) for bad data."""
+
+    def _problem(self, entry: TensorEntry, message: str) -> RowProblem:
+        return RowProblem(self.path, entry.line, entry.name, message)
+
+    def _record(self, problem: RowProblem) -> None:
+        with self._lock:
+            if problem not in self._problems:
+                self._problems.append(problem)

@@ -1,0 +1,276 @@
+"""Decimal text encoding of tensor data: comma-joined numbers, as ``str()`` writes them.
+
+Parsing and formatting of the common types run in pyarrow's C++ kernels (exact
+``fast_float`` parsing, shortest round-trip formatting) on chunks of a field, so the
+callers can spread chunks over threads. Rare types (complex, long double) take a
+per-value path. Every function here works on one chunk of whole numbers.
+"""
+
+from __future__ import annotations
+
+import functools
+import io
+import re
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pa_csv
+
+from csv_state_viewer.core.dtypes import is_ml_dtype
+
+
+class DataError(ValueError):
+    """A data field does not hold what its metadata declares."""
+
+
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "b1": pa.bool_(),
+    "i1": pa.int8(),
+    "i2": pa.int16(),
+    "i4": pa.int32(),
+    "i8": pa.int64(),
+    "u1": pa.uint8(),
+    "u2": pa.uint16(),
+    "u4": pa.uint32(),
+    "u8": pa.uint64(),
+    "f4": pa.float32(),
+    "f8": pa.float64(),
+}
+_ARROW_ERROR = re.compile(r"Row #(\d+): CSV conversion error to \w+: invalid value '(.*)'$", re.S)
+_CONVERT = {
+    arrow_type: pa_csv.ConvertOptions(
+        column_types={"v": arrow_type},
+        null_values=[],
+        strings_can_be_null=False,
+        quoted_strings_can_be_null=False,
+    )
+    for arrow_type in _ARROW_TYPES.values()
+}
+_READ = pa_csv.ReadOptions(column_names=["v"], use_threads=False, block_size=1 << 26)
+_PARSE = pa_csv.ParseOptions(quote_char=False, double_quote=False, escape_char=False)
+
+
+def _code(dtype: np.dtype) -> str:
+    return f"{dtype.kind}{dtype.itemsize}"
+
+
+# ---------------------------------------------------------------------------- parsing
+
+
+def count_values(chunk: bytes) -> int:
+    """Number of comma-separated values in a chunk (0 for an empty chunk)."""
+    return chunk.count(b",") + 1 if chunk else 0
+
+
+def _check_separators(chunk: bytes, first_index: int) -> None:
+    for bad, what in ((b"\n", "a line break"), (b"\r", "a line break"), (b'"', "a quote")):
+        at = chunk.find(bad)
+        if at >= 0:
+            index = first_index + chunk.count(b",", 0, at)
+            raise DataError(f"{what} inside the data at element {index + 1}")
+    at = chunk.find(b",,")
+    if chunk.startswith(b","):
+        at = 0
+    elif chunk.endswith(b","):
+        at = len(chunk) - 1 if at < 0 else at
+    if at >= 0:
+        index = first_index + chunk.count(b",", 0, at) + (0 if at == 0 else 1)
+        raise DataError(f"empty value at element {index + 1}")
+
+
+def _arrow_parse(chunk: bytes, arrow_type: pa.DataType) -> np.ndarray:
+    table = pa_csv.read_csv(
+        io.BytesIO(chunk.replace(b",", b"\n")),
+        read_options=_READ,
+        parse_options=_PARSE,
+        convert_options=_CONVERT[arrow_type],
+    )
+    column = table.column(0)
+    if column.num_chunks == 1:
+        return column.chunk(0).to_numpy(zero_copy_only=False)
+    return column.to_numpy()
+
+
+def _bad_value_error(err: pa.ArrowInvalid, dtype: np.dtype, first_index: int) -> DataError:
+    match = _ARROW_ERROR.search(str(err))
+    if match is None:  # pragma: no cover - depends on pyarrow's message wording
+        return DataError(f"bad {dtype} value in the data: {err}")
+    index = first_index + int(match.group(1)) - 1
+    return DataError(f"bad {dtype} value {match.group(2)[:40]!r} at element {index + 1}")
+
+
+def _parse_integral_floats(chunk: bytes, dtype: np.dtype) -> np.ndarray | None:
+    """Integers written as '3.0' (a float-typed writer): accept when exact and in range."""
+    try:
+        values = _arrow_parse(chunk, pa.float64())
+    except pa.ArrowInvalid:
+        return None
+    info = np.iinfo(dtype) if dtype.kind in "iu" else None
+    if not np.all(np.isfinite(values)) or not np.all(values == np.round(values)):
+        return None
+    if np.any(np.abs(values) > 2.0**53):
+        return None
+    if info is not None and (np.any(values < info.min) or np.any(values > info.max)):
+        return None
+    return values.astype(dtype)
+
+
+def _split_complex(token: str) -> tuple[str, str]:
+    text = token.strip().removeprefix("(").removesuffix(")").replace(" ", "")
+    if not text.endswith("j"):
+        return text, "0"
+    body = text[:-1]
+    for at in range(len(body) - 1, 0, -1):
+        if body[at] in "+-" and body[at - 1] not in "eE":
+            return body[:at], body[at:]
+    return "0", body
+
+
+def _parse_slow(chunk: bytes, dtype: np.dtype, first_index: int) -> np.ndarray:
+    tokens = chunk.decode("ascii", errors="replace").split(",")
+    is_complex = dtype.kind == "c"
+    component = np.dtype(f"f{dtype.itemsize // 2}") if is_complex else dtype
+    real = np.empty(len(tokens), dtype=component)
+    imag = np.zeros(len(tokens), dtype=component)
+    for index, token in enumerate(tokens):
+        try:
+            if is_complex:
+                real_text, imag_text = _split_complex(token)
+                real[index] = component.type(real_text)
+                imag[index] = component.type(imag_text)
+            else:
+                real[index] = component.type(token.strip())
+        except (ValueError, TypeError, OverflowError):
+            raise DataError(
+                f"bad {dtype} value {token[:40]!r} at element {first_index + index + 1}"
+            ) from None
+    if not is_complex:
+        return real
+    out = np.empty(len(tokens), dtype=dtype)
+    out.real, out.imag = real, imag  # not real + 1j*imag: inf * 1j would make a NaN
+    return out
+
+
+def parse_chunk(chunk: bytes, dtype: np.dtype, first_index: int = 0) -> np.ndarray:
+    """Parse one chunk of comma-joined numbers into a 1-D array of ``dtype``.
+
+    ``first_index`` is the element index of the chunk's first value within its tensor,
+    so that error messages name the element in the whole tensor.
+    """
+    if not chunk:
+        return np.empty(0, dtype=dtype)
+    _check_separators(chunk, first_index)
+    native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
+    if native.kind == "c" or (native.kind == "f" and native.itemsize > 8):
+        values = _parse_slow(chunk, native, first_index)
+    elif is_ml_dtype(native) or native == np.float16:
+        values = _parse_via_wide(chunk, native, first_index)
+    else:
+        arrow_type = _ARROW_TYPES[_code(native)]
+        try:
+            values = _arrow_parse(chunk, arrow_type)
+        except pa.ArrowInvalid as err:
+            fallback = _parse_integral_floats(chunk, native) if native.kind in "iu" else None
+            if fallback is None:
+                raise _bad_value_error(err, native, first_index) from None
+            values = fallback
+    return values.astype(dtype, copy=False)
+
+
+def _parse_via_wide(chunk: bytes, dtype: np.dtype, first_index: int) -> np.ndarray:
+    """Small types: parse as float64 / int64, then round once into the target type."""
+    import ml_dtypes
+
+    is_int = dtype.name.startswith(("int", "uint"))
+    wide = pa.int64() if is_int else pa.float64()
+    try:
+        values = _arrow_parse(chunk, wide)
+    except pa.ArrowInvalid as err:
+        raise _bad_value_error(err, dtype, first_index) from None
+    if is_int:
+        info = ml_dtypes.iinfo(dtype)
+        bad = np.flatnonzero((values < int(info.min)) | (values > int(info.max)))
+        if bad.size:
+            raise DataError(
+                f"value {values[bad[0]]} out of range for {dtype} at element "
+                f"{first_index + int(bad[0]) + 1}"
+            )
+    return values.astype(dtype)
+
+
+# ------------------------------------------------------------------------- formatting
+
+
+@functools.cache
+def _shortest_table(dtype: np.dtype) -> pa.Array:
+    """Shortest round-trip text of every bit pattern of a 1- or 2-byte float type."""
+    bits = np.arange(1 << (8 * dtype.itemsize), dtype=f"u{dtype.itemsize}")
+    values = bits.view(dtype)
+    # Some float8 types have no inf: casting a too-large candidate back overflows to NaN,
+    # which is simply "not this candidate".
+    with np.errstate(over="ignore", invalid="ignore"):
+        wide = values.astype(np.float64)
+        texts = [
+            _shortest(value, original, dtype)
+            for value, original in zip(wide.tolist(), values, strict=True)
+        ]
+    return pa.array(texts, type=pa.string())
+
+
+def _shortest(value: float, original: np.generic, dtype: np.dtype) -> str:
+    if value != value:  # noqa: PLR0124 - NaN test
+        return "nan"
+    if value in (float("inf"), float("-inf")):
+        return "inf" if value > 0 else "-inf"
+    if value == 0:
+        return "-0" if str(value).startswith("-") else "0"
+    target = np.asarray(original).view(f"u{dtype.itemsize}")
+    for digits in range(1, 18):
+        text = f"{value:.{digits}g}"
+        back = np.asarray(float(text)).astype(dtype).view(f"u{dtype.itemsize}")
+        if back == target:
+            return text
+    return repr(value)  # pragma: no cover - float64 always round-trips within 17 digits
+
+
+def _format_slow(values: np.ndarray) -> list[str]:
+    def real_text(x: np.generic) -> str:
+        return str(x)
+
+    if values.dtype.kind == "c":
+        out = []
+        for z in values:
+            real, imag = real_text(z.real), real_text(z.imag)
+            sign = "" if imag.startswith("-") else "+"
+            out.append(f"({real}{sign}{imag}j)")
+        return out
+    return [real_text(x) for x in values]
+
+
+def _format_strings(values: np.ndarray) -> pa.Array:
+    dtype = values.dtype
+    if dtype.byteorder not in "=|":
+        values = values.astype(dtype.newbyteorder("="))
+        dtype = values.dtype
+    if dtype.kind == "b":
+        return pc.cast(pa.array(values.view(np.uint8)), pa.string())
+    if is_ml_dtype(dtype) and dtype.name.startswith(("int", "uint")):
+        return pc.cast(pa.array(values.astype(np.int8)), pa.string())
+    if is_ml_dtype(dtype) or dtype == np.float16:
+        table = _shortest_table(dtype)
+        return pc.take(table, pa.array(values.view(f"u{dtype.itemsize}")))
+    if _code(dtype) in _ARROW_TYPES:
+        return pc.cast(pa.array(values), pa.string())
+    return pa.array(_format_slow(values), type=pa.string())
+
+
+def format_chunk(values: np.ndarray) -> bytes:
+    """Comma-joined shortest round-trip text of a 1-D array (NaN as 'nan', bool as 1/0)."""
+    if values.size == 0:
+        return b""
+    # Callers pass chunks of at most a few million values, well within int32 offsets.
+    strings = _format_strings(values)
+    offsets = pa.array([0, len(strings)], type=pa.int32())
+    joined = pc.binary_join(pa.ListArray.from_arrays(offsets, strings), ",")
+    return joined[0].as_buffer().to_pybytes()
