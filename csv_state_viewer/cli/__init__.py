@@ -1,0 +1,1 @@
+"""The ``csv-state`` command line: thin commands over the core API."""

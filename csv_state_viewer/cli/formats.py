@@ -1,0 +1,30 @@
+"""``csv-state formats``: which formats can be read and written."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from csv_state_viewer.cli.output import table
+from csv_state_viewer.core.registry import formats as registered_formats
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser("formats", help="list the formats that can be read and written")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    rows = [["FORMAT", "EXTENSIONS", "READ", "WRITE", "DESCRIPTION"]]
+    for fmt in registered_formats():
+        rows.append(
+            [
+                fmt.name,
+                " ".join(fmt.extensions),
+                "yes" if fmt.open else "no",
+                "yes" if fmt.save else "no",
+                fmt.description,
+            ]
+        )
+    sys.stdout.write(table(rows, right_aligned=set()) + "\n")
+    return 0

@@ -1,0 +1,35 @@
+"""``csv-state validate FILE``: decode every row; report each problem as FILE:LINE: message."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from csv_state_viewer.core.api import open_state
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "validate",
+        help="check every row; exit 1 and print FILE:LINE: message for each bad one",
+        description=(
+            "Decode every tensor and check it against its metadata. Exit 0 when every row is "
+            "valid, 1 when any row is bad, 2 when the file is not a state at all."
+        ),
+    )
+    parser.add_argument("file", help="state file")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    with open_state(args.file) as state:
+        problems = state.validate()
+        count = len(state.entries)
+    for problem in problems:
+        sys.stdout.write(f"{problem}\n")
+    if problems:
+        rows = len({(p.line, p.name) for p in problems})
+        sys.stderr.write(f"{args.file}: {rows} of {count} rows are bad\n")
+        return 1
+    sys.stderr.write(f"{args.file}: OK, {count} tensors\n")
+    return 0
