@@ -12,6 +12,7 @@ typical damage, to show how bad rows are reported.
 from __future__ import annotations
 
 import csv
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -25,7 +26,7 @@ def mlp_weights(rng: np.random.Generator) -> dict[str, np.ndarray]:
     """He-initialised MLP 64-128-64-10 after a few noisy 'updates', Keras 3 variable paths."""
     sizes = [64, 128, 64, 10]
     weights: dict[str, np.ndarray] = {}
-    for index, (fan_in, fan_out) in enumerate(zip(sizes[:-1], sizes[1:], strict=True)):
+    for index, (fan_in, fan_out) in enumerate(itertools.pairwise(sizes)):
         layer = "dense" if index == 0 else f"dense_{index}"
         kernel = rng.standard_normal((fan_in, fan_out)) * np.sqrt(2.0 / fan_in)
         weights[f"sequential/{layer}/kernel"] = kernel.astype(np.float32)
