@@ -40,15 +40,20 @@ _ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123
 def looks_like_base64(head: bytes, tail: bytes, length: int, nbytes: int) -> bool:
     """Whether a field of ``length`` characters is base64 of exactly ``nbytes`` bytes.
 
-    Only the field's ends are looked at (``head``/``tail``: a few characters each), so
-    the test costs nothing on a gigabyte field. Decimal text of the same tensor cannot
-    have this length and padding unless it is a scalar written without separators,
-    and those are told apart by their characters.
+    Only samples are looked at: ``head`` is the start of the field (the whole field when
+    it is short, with ``tail`` empty), ``tail`` its last characters, so the test costs
+    nothing on a gigabyte field. Decimal text of more than one value has commas in any
+    sample of 64 characters; a single value has no padding ``=``.
     """
     if nbytes == 0 or length != encoded_length(nbytes):
         return False
     padding = (3 - nbytes % 3) % 3
-    if padding and not tail.endswith(b"=" * padding):
-        return False
-    body = tail[: len(tail) - padding] if padding else tail
-    return all(c in _ALPHABET and c != ord("=") for c in head[:8] + body)
+    sample = head + tail
+    if padding:
+        if not sample.endswith(b"=" * padding):
+            return False
+        sample = sample[:-padding]
+    return all(c in _DIGITS for c in sample)
+
+
+_DIGITS = _ALPHABET - {ord("=")}

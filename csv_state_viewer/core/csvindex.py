@@ -202,8 +202,11 @@ class EntryBuilder:
                     f"unknown encoding {json.dumps(declared)[:40]} (expected 'text' or 'base64')"
                 )
             return str(declared)
-        head = self.mm[data.start : min(data.end, data.start + _PEEK)]
-        tail = self.mm[max(data.start, data.end - _PEEK) : data.end]
+        if data.length <= 2 * _PEEK:
+            head, tail = self.mm[data.start : data.end], b""
+        else:
+            head = self.mm[data.start : data.start + _PEEK]
+            tail = self.mm[data.end - _PEEK : data.end]
         return "base64" if looks_like_base64(head, tail, data.length, nbytes) else "text"
 
 

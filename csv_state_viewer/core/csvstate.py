@@ -27,10 +27,20 @@ TEXT_CHUNK = 2 << 20
 _SNIFF = 64 << 10
 
 
+def _value_bytes(array: np.ndarray) -> np.ndarray:
+    """The bytes that carry the values: C order, declared byte order, no padding."""
+    flat = np.ascontiguousarray(array).reshape(-1)
+    raw = flat.view(np.uint8)
+    component = flat.dtype.itemsize // (2 if flat.dtype.kind == "c" else 1)
+    if flat.dtype.kind in "fc" and component > 8 and np.finfo(np.longdouble).nmant == 63:
+        # x87 80-bit long double in a 12/16-byte slot: the rest is undefined padding.
+        raw = np.ascontiguousarray(raw.reshape(-1, component)[:, :10])
+    return raw
+
+
 def crc32_of(array: np.ndarray) -> str:
-    """CRC32 of the tensor's raw bytes (C order, declared byte order), 8 hex digits."""
-    flat = np.ascontiguousarray(array).reshape(-1).view(np.uint8)
-    return f"{zlib.crc32(memoryview(flat)) & 0xFFFFFFFF:08x}"  # type: ignore[arg-type]
+    """CRC32 of the tensor's value bytes (see :func:`_value_bytes`), 8 hex digits."""
+    return f"{zlib.crc32(memoryview(_value_bytes(array))) & 0xFFFFFFFF:08x}"  # type: ignore[arg-type]
 
 
 class CsvState(State):

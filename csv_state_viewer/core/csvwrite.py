@@ -27,8 +27,9 @@ TEXT_CHUNK_VALUES = 1 << 20
 def _csv_field(text: str) -> bytes:
     """One field quoted exactly as ``csv.writer`` would (minimal quoting, doubled quotes)."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="").writerow([text])
-    return buffer.getvalue().encode("utf-8")
+    # csv quotes fields holding characters of its lineterminator, so give it CR and LF.
+    csv.writer(buffer, lineterminator="\r\n").writerow([text])
+    return buffer.getvalue().removesuffix("\r\n").encode("utf-8")
 
 
 def canonical_nans(array: np.ndarray) -> np.ndarray:
@@ -43,7 +44,8 @@ def canonical_nans(array: np.ndarray) -> np.ndarray:
         out.real, out.imag = real, imag
         return out
     try:
-        mask = np.isnan(array)
+        with np.errstate(invalid="ignore"):  # signalling NaNs are NaNs too
+            mask = np.isnan(array)
     except TypeError:  # integer ml_dtypes have no NaN
         return array
     if not mask.any():

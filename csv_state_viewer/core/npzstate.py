@@ -1,7 +1,14 @@
-"""NumPy ``.npz`` archives as states: lazy per member, never unpickled."""
+"""NumPy ``.npz`` archives as states: lazy per member, never unpickled.
+
+The ``.npy`` format cannot name ml_dtypes types (bfloat16, float8, ...) nor carry our
+metadata, so the writer adds a small JSON member, :data:`SIDECAR`, mapping tensor names to
+their dtype name and metadata; such tensors are stored as unsigned integers of the same
+width. Archives from other tools simply have no sidecar.
+"""
 
 from __future__ import annotations
 
+import json
 import os
 import zipfile
 from collections.abc import Mapping
@@ -10,7 +17,13 @@ from typing import IO, Any
 import numpy as np
 
 from csv_state_viewer.core.atomic import atomic_write
-from csv_state_viewer.core.dtypes import NUMERIC_KINDS, is_ml_dtype
+from csv_state_viewer.core.dtypes import (
+    NUMERIC_KINDS,
+    DtypeError,
+    dtype_name,
+    is_ml_dtype,
+    resolve_dtype,
+)
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
@@ -18,9 +31,29 @@ from csv_state_viewer.core.state import State, TensorEntry
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
 
 ZIP_MAGIC = b"PK\x03\x04"
+SIDECAR = "__csv_state__.json"
+MAX_SIDECAR_BYTES = 16 << 20
 
 
-def _member_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> TensorEntry:
+def _read_sidecar(archive: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
+    try:
+        info = archive.getinfo(SIDECAR)
+    except KeyError:
+        return {}
+    if info.file_size > MAX_SIDECAR_BYTES:
+        return {}
+    try:
+        tensors = json.loads(archive.read(info)).get("tensors", {})
+    except (ValueError, AttributeError, RecursionError, zipfile.BadZipFile):
+        return {}
+    if not isinstance(tensors, dict):
+        return {}
+    return {k: v for k, v in tensors.items() if isinstance(v, dict)}
+
+
+def _member_entry(
+    archive: zipfile.ZipFile, info: zipfile.ZipInfo, extra: dict[str, Any]
+) -> TensorEntry:
     name = info.filename.removesuffix(".npy")
     entry = TensorEntry(name=name, shape=None, dtype=None, encoding="npy")
     try:
@@ -36,8 +69,19 @@ def _member_entry(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> TensorEntr
     if (dtype.kind not in NUMERIC_KINDS and not is_ml_dtype(dtype)) or dtype.fields:
         entry.error = f"dtype {dtype} is refused: only numeric and bool tensors are read"
         return entry
+    declared = extra.get("dtype")
+    if isinstance(declared, str) and declared != str(dtype):
+        try:
+            real = resolve_dtype(declared)
+        except DtypeError as err:
+            entry.error = str(err)
+            return entry
+        if real.itemsize != dtype.itemsize:
+            entry.error = f"stored as {dtype} but the archive says {declared}"
+            return entry
+        dtype = real
     entry.shape, entry.dtype = tuple(shape), dtype
-    entry.metadata = {"shape": list(shape), "dtype": str(dtype)}
+    entry.metadata = {**extra, "shape": list(shape), "dtype": str(dtype)}
     if fortran:
         entry.metadata["fortran_order"] = True
     return entry
@@ -53,13 +97,15 @@ class NpzState(State):
             raise NotAStateError(path, f"not a readable .npz archive ({err})") from None
         self._open_key = register(path)
         members = [i for i in self._archive.infolist() if i.filename.endswith(".npy")]
+        sidecar = _read_sidecar(self._archive)
         if not members:
             self.close()
             raise NotAStateError(path, "the archive holds no .npy arrays")
         entries = []
         for index, info in enumerate(members):
             check_cancelled(progress)
-            entries.append(_member_entry(self._archive, info))
+            name = info.filename.removesuffix(".npy")
+            entries.append(_member_entry(self._archive, info, sidecar.get(name, {})))
             progress.report(index + 1, len(members))
         super().__init__(path, entries)
 
@@ -71,6 +117,8 @@ class NpzState(State):
                 array = np.lib.format.read_array(member, allow_pickle=False)
             except (OSError, EOFError, zipfile.BadZipFile) as err:
                 raise ValueError(f"cannot read the array ({err})") from None
+        if entry.dtype is not None and array.dtype != entry.dtype:
+            array = array.view(entry.dtype)
         return np.require(array, requirements="C")
 
     def close(self) -> None:
@@ -99,12 +147,23 @@ def save_npz_state(
 def _write_members(
     handle: IO[bytes], items: list[TensorItem], progress: Progress, skip_bad: bool
 ) -> None:
+    sidecar: dict[str, dict[str, Any]] = {}
     with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
             check_cancelled(progress)
+            stored = array
+            extra: dict[str, Any] = dict(item.metadata)
+            if is_ml_dtype(array.dtype):
+                stored = array.view(f"u{array.dtype.itemsize}")
+                extra["dtype"] = dtype_name(array.dtype)
+            if extra:
+                sidecar[item.name] = extra
             with zf.open(item.name + ".npy", mode="w", force_zip64=True) as member:
-                np.lib.format.write_array(member, array, allow_pickle=False)
+                np.lib.format.write_array(member, stored, allow_pickle=False)
             progress.report(index + 1, len(items))
+        if sidecar:
+            text = json.dumps({"tensors": sidecar}, ensure_ascii=False, default=str)
+            zf.writestr(SIDECAR, text.encode("utf-8"))
 
 
 def open_npz_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> NpzState:
