@@ -46,9 +46,10 @@ def run(args: argparse.Namespace) -> int:
                 "(use --skip-bad to convert the good rows)\n"
             )
             return 1
-        save_state(args.dst, state, args.encoding, overwrite=args.force, skip_bad=args.skip_bad)
+        written = save_state(
+            args.dst, state, args.encoding, overwrite=args.force, skip_bad=args.skip_bad
+        )
         skipped = state.errors
-        written = len(state.names()) - len({p.name for p in skipped if p.name in state})
     for problem in skipped:
         sys.stderr.write(f"{problem} (skipped)\n")
     sys.stdout.write(f"wrote {args.dst} ({written} tensors, {fmt.name})\n")

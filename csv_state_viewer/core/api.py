@@ -50,13 +50,13 @@ def save_state(
     progress: Progress = NO_PROGRESS,
     overwrite: bool = True,
     skip_bad: bool = False,
-) -> None:
+) -> int:
     """Write ``tensors`` (a mapping of names to arrays, or an open state) atomically.
 
     The format follows the extension (``.csv``, ``.csv.gz``, ``.npz``, ...). ``encoding``
     ("text" or "base64") applies to CSV. ``metadata`` maps names to extra metadata keys.
     A destination that is open for reading is refused; with ``overwrite=False`` so is
-    an existing one.
+    an existing one. Returns the number of tensors written.
     """
     path = os.fspath(path)
     fmt = format_for_writing(path)
@@ -68,4 +68,4 @@ def save_state(
     }
     if "encoding" in fmt.save_options:
         options["encoding"] = encoding
-    save_with(fmt, path, tensors, **options)
+    return save_with(fmt, path, tensors, **options)

@@ -95,7 +95,9 @@ def write_rows(
     progress: Progress = NO_PROGRESS,
     *,
     skip_bad: bool = False,
-) -> None:
+) -> int:
+    """Write the header and one row per tensor; return how many rows were written."""
+    written = 0
     total = sum(int(np.prod(item.shape)) * item.dtype.itemsize for item in items) or 1
     done = 0
     out.write(HEADER)
@@ -118,7 +120,9 @@ def write_rows(
         out.write(_metadata(item, array, encoding))
         out.write(b"\n")
         done += array.nbytes
+        written += 1
         progress.report(done, total)
+    return written
 
 
 def save_csv_state(
@@ -130,8 +134,11 @@ def save_csv_state(
     progress: Progress = NO_PROGRESS,
     overwrite: bool = True,
     skip_bad: bool = False,
-) -> None:
-    """Write ``tensors`` as a CSV state (gzip-compressed when ``path`` ends in ``.gz``)."""
+) -> int:
+    """Write ``tensors`` as a CSV state (gzip-compressed when ``path`` ends in ``.gz``).
+
+    Returns the number of tensors written (fewer than given when ``skip_bad`` skips some).
+    """
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be 'text' or 'base64', not {encoding!r}")
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
@@ -139,6 +146,5 @@ def save_csv_state(
         if path.endswith(".gz"):
             with gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=6, mtime=0) as zipped:
                 stream = cast(IO[bytes], zipped)
-                write_rows(stream, items, encoding, progress, skip_bad=skip_bad)
-        else:
-            write_rows(handle, items, encoding, progress, skip_bad=skip_bad)
+                return write_rows(stream, items, encoding, progress, skip_bad=skip_bad)
+        return write_rows(handle, items, encoding, progress, skip_bad=skip_bad)

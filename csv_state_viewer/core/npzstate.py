@@ -137,16 +137,17 @@ def save_npz_state(
     overwrite: bool = True,
     skip_bad: bool = False,
     **_options: Any,
-) -> None:
-    """Write an uncompressed ``.npz``, one member per tensor, streamed."""
+) -> int:
+    """Write an uncompressed ``.npz``, one member per tensor, streamed; return the count."""
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
     with atomic_write(path, overwrite=overwrite) as handle:
-        _write_members(handle, items, progress, skip_bad)
+        return _write_members(handle, items, progress, skip_bad)
 
 
 def _write_members(
     handle: IO[bytes], items: list[TensorItem], progress: Progress, skip_bad: bool
-) -> None:
+) -> int:
+    written = 0
     sidecar: dict[str, dict[str, Any]] = {}
     with zipfile.ZipFile(handle, mode="w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
         for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
@@ -160,10 +161,12 @@ def _write_members(
                 sidecar[item.name] = extra
             with zf.open(item.name + ".npy", mode="w", force_zip64=True) as member:
                 np.lib.format.write_array(member, stored, allow_pickle=False)
+            written += 1
             progress.report(index + 1, len(items))
         if sidecar:
             text = json.dumps({"tensors": sidecar}, ensure_ascii=False, default=str)
             zf.writestr(SIDECAR, text.encode("utf-8"))
+    return written
 
 
 def open_npz_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> NpzState:

@@ -16,7 +16,7 @@ from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.state import State
 
 Opener = Callable[[str, Progress], State]
-Saver = Callable[..., None]
+Saver = Callable[..., int]  # returns the number of tensors written
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,7 @@ def format_for_writing(path: str) -> Format:
     return max(matches, key=lambda f: max(len(e) for e in f.extensions if path.lower().endswith(e)))
 
 
-def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> None:
+def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:
     assert fmt.save is not None
     unknown = (
         set(options) - set(fmt.save_options) - {"metadata", "progress", "overwrite", "skip_bad"}
@@ -93,7 +93,7 @@ def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> None:
         raise UnsupportedFormatError(
             f"{path}: the {fmt.name} format has no option {', '.join(sorted(unknown))}"
         )
-    fmt.save(path, tensors, **options)
+    return fmt.save(path, tensors, **options)
 
 
 _builtin_done = False

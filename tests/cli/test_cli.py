@@ -160,6 +160,7 @@ def test_convert_refuses_bad_rows_unless_skip_bad(bad: Path, tmp_path: Path) -> 
     skipped_index_errors_only = run("convert", bad, tmp_path / "partial.csv", "--skip-bad")
     assert skipped_index_errors_only.returncode == 0, skipped_index_errors_only.stderr
     assert list(load_state(tmp_path / "partial.csv")) == ["a", "d"]
+    assert "(2 tensors, csv)" in skipped_index_errors_only.stdout
     assert f"{bad}:3: 'b'" in skipped_index_errors_only.stderr
 
 
