@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import mmap
 import os
 import tempfile
@@ -14,7 +15,7 @@ import numpy as np
 
 from csv_state_viewer.core import base64codec, textcodec
 from csv_state_viewer.core.csvindex import EntryBuilder, detect_columns
-from csv_state_viewer.core.csvscan import RawRow, scan_rows
+from csv_state_viewer.core.csvscan import scan_rows
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.parallel import ordered_map
@@ -61,7 +62,7 @@ class CsvState(State):
             columns = detect_columns(mm, first, path)
             builder = EntryBuilder(mm, columns)
             first_rows = [] if columns.has_header else [first]
-            entries = builder.build(_chain(first_rows, rows))
+            entries = builder.build(itertools.chain(first_rows, rows))
         except BaseException:
             self.close()
             raise
@@ -141,14 +142,14 @@ class CsvState(State):
         out = np.empty(count, dtype=dtype)
         if count == 0:
             return out
+        if self._mm is None:
+            raise ValueError("the state is closed")
         spans = self._text_spans(start, end)
         filled = 0
         # One thread on purpose: the simdjson fast path holds the GIL, and measured with
         # a pool (or a pool mixing simdjson and pyarrow workers) it was slower, not faster.
         for span_start, span_end in spans:
             check_cancelled(progress)
-            if self._mm is None:
-                raise ValueError("the state is closed")
             framed = textcodec.read_framed(self._fd, span_start, span_end - span_start)
             values = textcodec.parse_framed(framed, dtype, filled)
             if filled + values.size > count:
@@ -165,11 +166,6 @@ class CsvState(State):
                 f"the data has {filled} values but shape {list(entry.shape or ())} holds {count}"
             )
         return out
-
-
-def _chain(first: list[RawRow], rest: Iterator[RawRow]) -> Iterator[RawRow]:
-    yield from first
-    yield from rest
 
 
 def _decompress(path: str, handle: IO[bytes], progress: Progress) -> IO[bytes]:

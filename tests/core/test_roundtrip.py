@@ -111,9 +111,6 @@ def assert_same_state(
         assert_same_tensor(array, actual[name], exact=exact)
 
 
-SINGLE_LINE_NAMES = NAMES.filter(lambda name: "\n" not in name and "\r" not in name)
-
-
 def _check_round_trip(
     directory: Path, data: dict[str, np.ndarray], encoding: str, suffix: str
 ) -> None:
@@ -144,18 +141,6 @@ def test_property_round_trip(
     encoding: str,
     suffix: str,
 ) -> None:
-    _check_round_trip(tmp_path_factory.mktemp("rt"), data, encoding, suffix)
-
-
-@PROPERTY_SETTINGS
-@given(data=states(SINGLE_LINE_NAMES), encoding=ENCODINGS, suffix=SUFFIXES)
-def test_property_round_trip_single_line_names(
-    tmp_path_factory: pytest.TempPathFactory,
-    data: dict[str, np.ndarray],
-    encoding: str,
-    suffix: str,
-) -> None:
-    """The same property without line breaks in names, so that other failures show."""
     _check_round_trip(tmp_path_factory.mktemp("rt"), data, encoding, suffix)
 
 
