@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import gzip
 import itertools
 import mmap
@@ -13,7 +14,7 @@ from typing import IO
 
 import numpy as np
 
-from csv_state_viewer.core import base64codec, textcodec
+from csv_state_viewer.core import base64codec, nativeparse, textcodec
 from csv_state_viewer.core.csvindex import EntryBuilder, detect_columns
 from csv_state_viewer.core.csvscan import scan_rows
 from csv_state_viewer.core.errors import NotAStateError
@@ -24,7 +25,8 @@ from csv_state_viewer.core.state import State, TensorEntry
 from csv_state_viewer.core.textcodec import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
-TEXT_CHUNK = 256 << 10
+TEXT_CHUNK = 256 << 10  # serial simdjson path: small chunks stay in the CPU cache
+NATIVE_CHUNK = 2 << 20  # accelerator path: chunks spread over the codec threads
 _SNIFF = 64 << 10
 
 
@@ -122,11 +124,11 @@ class CsvState(State):
             raise DataError(f"base64 data decodes to {filled} bytes; the shape needs {out.size}")
         return out.view(entry.dtype)
 
-    def _text_spans(self, start: int, end: int) -> Iterator[tuple[int, int]]:
-        """Spans of about TEXT_CHUNK bytes that end on a value boundary (a comma)."""
+    def _text_spans(self, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
+        """Spans of about ``size`` bytes that end on a value boundary (a comma)."""
         pos = start
-        while end - pos > TEXT_CHUNK:
-            probe = pos + TEXT_CHUNK
+        while end - pos > size:
+            probe = pos + size
             window = self._pread(probe, min(256, end - probe))
             cut = window.find(b",")
             if cut < 0:
@@ -144,16 +146,29 @@ class CsvState(State):
             return out
         if self._mm is None:
             raise ValueError("the state is closed")
-        spans = self._text_spans(start, end)
+        if nativeparse.supports(dtype):
+            # The accelerator releases the GIL: chunks are read and parsed on the pool.
+            spans = self._text_spans(start, end, NATIVE_CHUNK)
+            chunks = ordered_map(functools.partial(self._parse_native, dtype), spans)
+        else:
+            # One thread on purpose: the simdjson fast path holds the GIL, and measured with
+            # a pool (or a pool mixing simdjson and pyarrow workers) it was slower, not faster.
+            spans = self._text_spans(start, end, TEXT_CHUNK)
+            chunks = ((span, None, self._read_framed(span)) for span in spans)
         filled = 0
-        # One thread on purpose: the simdjson fast path holds the GIL, and measured with
-        # a pool (or a pool mixing simdjson and pyarrow workers) it was slower, not faster.
-        for span_start, span_end in spans:
+        for (_, span_end), parsed, raw in chunks:
             check_cancelled(progress)
-            framed = textcodec.read_framed(self._fd, span_start, span_end - span_start)
-            values = textcodec.parse_framed(framed, dtype, filled)
+            if parsed is None:
+                assert raw is not None
+                values = textcodec.parse_framed(raw, dtype, filled)
+            else:
+                values = parsed
             if filled + values.size > count:
-                rest = sum(textcodec.count_values(self._pread(s, e - s)) for s, e in spans)
+                rest = sum(
+                    textcodec.count_values(self._pread(s, e - s))
+                    for s, e in self._text_spans(span_end + 1, end, TEXT_CHUNK)
+                    if span_end < end
+                )
                 raise DataError(
                     f"the data has {filled + values.size + rest} values but shape "
                     f"{list(entry.shape or ())} holds {count}"
@@ -166,6 +181,26 @@ class CsvState(State):
                 f"the data has {filled} values but shape {list(entry.shape or ())} holds {count}"
             )
         return out
+
+    def _read_framed(self, span: tuple[int, int]) -> bytearray:
+        return textcodec.read_framed(self._fd, span[0], span[1] - span[0])
+
+    def _parse_native(
+        self, dtype: np.dtype, span: tuple[int, int]
+    ) -> tuple[tuple[int, int], np.ndarray | None, bytearray | None]:
+        """A chunk parsed by the accelerator, or its framed text for the general path."""
+        length = span[1] - span[0]
+        if self._mm is None:
+            raise ValueError("the state is closed")
+        try:
+            buffer = nativeparse.read_padded(self._fd, span[0], length)
+        except EOFError as err:
+            raise DataError(str(err)) from None
+        values = nativeparse.parse(buffer, length, dtype)
+        if values is not None:
+            return span, values, None
+        framed = bytearray(b"[") + buffer[:length] + b"]"
+        return span, None, framed
 
 
 def _decompress(path: str, handle: IO[bytes], progress: Progress) -> IO[bytes]:

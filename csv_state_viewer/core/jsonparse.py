@@ -56,7 +56,7 @@ def parse_numbers(framed: bytes | bytearray, dtype: np.dtype) -> np.ndarray | No
     to use the general path."""
     try:
         document = _parser().parse(framed)
-    except ValueError:
+    except (ValueError, RuntimeError):  # RuntimeError: e.g. an integer beyond 64 bits
         return None
     kind: Literal["d", "i", "u"] = "d" if dtype.kind == "f" else "i" if dtype.kind == "i" else "u"
     try:

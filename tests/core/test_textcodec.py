@@ -70,3 +70,11 @@ def test_integers_written_as_floats_are_accepted_when_exact() -> None:
     assert parse_chunk(b"1.0,2,-3.0", np.dtype(np.int32)).tolist() == [1, 2, -3]
     with pytest.raises(DataError, match=r"bad int32 value '1\.5'"):
         parse_chunk(b"1.5,2", np.dtype(np.int32))
+
+
+def test_integers_beyond_64_bits_take_the_general_path() -> None:
+    text = b"1,123456789012345678901234567890"
+    assert jsonparse.parse_numbers(jsonparse.frame(text), np.dtype(np.float64)) is None
+    assert parse_chunk(text, np.dtype(np.float64)).tolist() == [1.0, 1.2345678901234568e29]
+    with pytest.raises(DataError, match="at element 2"):
+        parse_chunk(text, np.dtype(np.int64))

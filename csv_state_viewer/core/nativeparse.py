@@ -1,0 +1,106 @@
+"""Optional C accelerator for decimal float text (``_native/textparse.c``), via ctypes.
+
+The install compiles ``_native/_textparse.so`` when a C compiler is there (see
+``hatch_build.py``); without it, or with ``CSV_STATE_PURE_PYTHON=1`` in the environment,
+:func:`library` is None and text goes through the simdjson/pyarrow path alone. ctypes
+releases the GIL during the call, so chunks of one tensor are parsed on several cores.
+
+The accelerator only accepts plain numbers and never judges input: a chunk it does not
+take (``nan``, ``inf``, spaces, a bad value) returns None and the caller parses that
+chunk with the general path, which gives the same values and words the errors.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import functools
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+ABI = 2
+PADDING = 16  # zero bytes after the data: the parser reads up to 8 bytes ahead
+LIBRARY_PATH = Path(__file__).with_name("_native") / "_textparse.so"
+_SELF_TEST = b"1.5,-0.25,3e-07,0.1,-0,123456789,1e-40,2.5e+38,0.012345678,1234567890123456789012"
+_local = threading.local()
+
+
+def _bind(lib: ctypes.CDLL) -> None:
+    lib.csv_textparse_abi.restype = ctypes.c_int
+    lib.csv_textparse_abi.argtypes = []
+    lib.csv_textparse_padding.restype = ctypes.c_int
+    lib.csv_textparse_padding.argtypes = []
+    for function in (lib.csv_parse_f32, lib.csv_parse_f64):
+        function.restype = ctypes.c_int64
+        function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
+
+
+def _passes_self_test(lib: ctypes.CDLL) -> bool:
+    """The library agrees with Python's own parser bit for bit on a few tricky numbers."""
+    for dtype in (np.dtype(np.float32), np.dtype(np.float64)):
+        got = _parse_with(lib, bytearray(_SELF_TEST + bytes(PADDING)), len(_SELF_TEST), dtype)
+        expected = np.array([float(t) for t in _SELF_TEST.split(b",")]).astype(dtype)
+        if got is None or got.tobytes() != expected.tobytes():
+            return False
+    return True
+
+
+@functools.cache
+def library() -> ctypes.CDLL | None:
+    """The loaded accelerator, or None when it is absent, disabled or misbehaving."""
+    if os.environ.get("CSV_STATE_PURE_PYTHON") or not LIBRARY_PATH.is_file():
+        return None
+    try:
+        lib = ctypes.CDLL(str(LIBRARY_PATH))
+        _bind(lib)
+        if lib.csv_textparse_abi() != ABI or lib.csv_textparse_padding() > PADDING:
+            return None  # a stale build from another version of this package
+    except (OSError, AttributeError):
+        return None
+    return lib if _passes_self_test(lib) else None
+
+
+def supports(dtype: np.dtype) -> bool:
+    """Whether :func:`parse` handles this dtype (float32/float64, either byte order)."""
+    return dtype.kind == "f" and dtype.itemsize in (4, 8) and library() is not None
+
+
+def read_padded(fd: int, offset: int, length: int) -> bytearray:
+    """``length`` bytes of a file followed by PADDING zero bytes, in this thread's buffer.
+
+    The buffer is reused by the next call on the same thread: parse it before that.
+    """
+    buffer: bytearray | None = getattr(_local, "buffer", None)
+    if buffer is None or len(buffer) < length + PADDING:
+        buffer = _local.buffer = bytearray(length + PADDING)
+    got = os.preadv(fd, [memoryview(buffer)[:length]], offset)
+    if got != length:
+        raise EOFError(f"the file ended early (read {got} of {length} bytes)")
+    buffer[length : length + PADDING] = bytes(PADDING)
+    return buffer
+
+
+def parse(buffer: bytearray, length: int, dtype: np.dtype) -> np.ndarray | None:
+    """Values of ``buffer[:length]`` as ``dtype``, or None for the general path.
+
+    ``buffer`` must hold PADDING zero bytes after the data (see :func:`read_padded`).
+    """
+    lib = library()
+    return None if lib is None else _parse_with(lib, buffer, length, dtype)
+
+
+def _parse_with(
+    lib: ctypes.CDLL, buffer: bytearray, length: int, dtype: np.dtype
+) -> np.ndarray | None:
+    if length <= 0 or len(buffer) < length + PADDING or any(buffer[length : length + PADDING]):
+        return None
+    native = dtype.newbyteorder("=")
+    out = np.empty(length // 2 + 1, dtype=native)  # at most one value per two bytes
+    function = lib.csv_parse_f32 if native.itemsize == 4 else lib.csv_parse_f64
+    address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
+    count = function(address, length, out.ctypes.data, out.size)
+    if count < 0:
+        return None
+    return out[:count].astype(dtype, copy=False)
