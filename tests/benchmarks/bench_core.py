@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 import csv_state_viewer
+from csv_state_viewer.core import nativeparse
 
 MB = 10**6
 SEED = 20240601
@@ -107,6 +108,17 @@ def ours_write_base64(path: Path, tensors: Tensors) -> None:
 
 def ours_load(path: Path) -> Tensors:
     return csv_state_viewer.load_state(path)
+
+
+def ours_load_pure(path: Path) -> Tensors:
+    """load_state with the optional C text accelerator turned off (CSV_STATE_PURE_PYTHON)."""
+    os.environ["CSV_STATE_PURE_PYTHON"] = "1"
+    nativeparse.library.cache_clear()
+    try:
+        return csv_state_viewer.load_state(path)
+    finally:
+        del os.environ["CSV_STATE_PURE_PYTHON"]
+        nativeparse.library.cache_clear()
 
 
 def ours_open_index(path: Path) -> int:
@@ -266,6 +278,7 @@ _RSS_CHILD = """
 import importlib.util, json, resource, sys
 import numpy as np
 import csv_state_viewer
+from csv_state_viewer.core import nativeparse
 spec = importlib.util.spec_from_file_location("bench_core", sys.argv[1])
 bench = sys.modules["bench_core"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)
@@ -329,6 +342,7 @@ def machine_info() -> dict[str, Any]:
         "numpy": np.__version__,
         "platform": platform.platform(),
         "csv_state_viewer": csv_state_viewer.__version__,
+        "text_accelerator": nativeparse.library() is not None,
     }
 
 
@@ -351,6 +365,7 @@ def run_timings(tensors: Tensors, paths: dict[str, Path], repeat: int) -> dict[s
         ("read_text_recipe", lambda: recipe_load_text(paths["recipe_text"])),
         ("read_text_ours_on_recipe_file", lambda: ours_load(paths["recipe_text"])),
         ("read_text_ours_on_own_file", lambda: ours_load(paths["ours_text"])),
+        ("read_text_ours_pure_python", lambda: ours_load_pure(paths["recipe_text"])),
         ("read_base64_recipe", lambda: recipe_load_base64(paths["recipe_b64"])),
         ("read_base64_ours_on_recipe_file", lambda: ours_load(paths["recipe_b64"])),
         ("open_index_text_ours", lambda: ours_open_index(paths["recipe_text"])),
@@ -436,6 +451,7 @@ def run(params: int, repeat: int) -> Report:
         "write_base64": ratio(timings, "write_base64_recipe", "write_base64_ours"),
         "read_text": ratio(timings, "read_text_recipe", "read_text_ours_on_recipe_file"),
         "read_text_own_file": ratio(timings, "read_text_recipe", "read_text_ours_on_own_file"),
+        "read_text_pure_python": ratio(timings, "read_text_recipe", "read_text_ours_pure_python"),
         "read_base64": ratio(timings, "read_base64_recipe", "read_base64_ours_on_recipe_file"),
     }
     open_share = timings["open_index_text_ours"].median / timings["read_text_recipe"].median
@@ -460,6 +476,7 @@ _ROWS = [
     ("text write", "write_text_recipe", "write_text_ours"),
     ("text read (recipe file)", "read_text_recipe", "read_text_ours_on_recipe_file"),
     ("text read (own file)", "read_text_recipe", "read_text_ours_on_own_file"),
+    ("text read, no accelerator", "read_text_recipe", "read_text_ours_pure_python"),
     ("base64 write", "write_base64_recipe", "write_base64_ours"),
     ("base64 read (recipe file)", "read_base64_recipe", "read_base64_ours_on_recipe_file"),
     ("open_state index (text)", "read_text_recipe", "open_index_text_ours"),
@@ -470,6 +487,8 @@ def print_header(report: Report) -> None:
     m, s = report.machine, report.state
     print(f"machine: {m['cpu_count']} CPUs ({m['cpus_usable']} usable), {m['platform']}")
     print(f"python {m['python']}, numpy {m['numpy']}, csv_state_viewer {m['csv_state_viewer']}")
+    accelerator = "built and used" if m["text_accelerator"] else "NOT built (pure-Python path)"
+    print(f"text accelerator: {accelerator}")
     print(
         f"state: {s['tensors']} tensors, {s['values']:,} values "
         f"(target {s['target_params']:,}), {s['decoded_bytes'] / MB:.1f} MB decoded, "
