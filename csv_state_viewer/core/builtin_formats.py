@@ -12,7 +12,7 @@ from csv_state_viewer.core.registry import Format, register_format
 
 def _sniff_csv(path: str, head: bytes) -> bool:
     """CSV is the text fallback: it also answers empty and binary files with a clear reason."""
-    return not os.path.isdir(path) and not head.startswith(ZIP_MAGIC)
+    return os.path.isfile(path) and not head.startswith(ZIP_MAGIC)
 
 
 def _sniff_npz(path: str, head: bytes) -> bool:
@@ -29,6 +29,7 @@ def register_all() -> None:
             open=open_csv_state,
             save=save_csv_state,
             save_options=("encoding",),
+            fallback=True,
         )
     )
     register_format(

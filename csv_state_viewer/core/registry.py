@@ -28,6 +28,8 @@ class Format:
     open: Opener | None = None
     save: Saver | None = None
     save_options: tuple[str, ...] = ()
+    fallback: bool = False  # tried after every other format (CSV: it reads any text)
+    needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
 
     def matches_extension(self, path: str) -> bool:
         lower = path.lower().rstrip("/")
@@ -35,6 +37,18 @@ class Format:
 
 
 _FORMATS: list[Format] = []
+_PROVIDERS: list[Callable[[], None]] = []
+
+
+def add_provider(register: Callable[[], None]) -> None:
+    """Run ``register`` (which calls :func:`register_format`) before the registry is used.
+
+    Layers above the core (the TensorFlow bridge) add their formats this way, so the
+    core never imports them.
+    """
+    _PROVIDERS.append(register)
+    if _builtin_done:
+        register()
 
 
 def register_format(fmt: Format) -> None:
@@ -61,11 +75,15 @@ def _head(path: str) -> bytes:
 def format_for_reading(path: str) -> Format:
     """The format that opens ``path``: the first whose sniff accepts it, by extension first."""
     _ensure_builtin()
+    readable = [f for f in _FORMATS if f.open is not None]
     if not os.path.exists(path):
+        # A path that is not a file may still name a state (a checkpoint prefix).
+        for fmt in readable:
+            if fmt.sniff(path, b""):
+                return fmt
         raise NotAStateError(path, "no such file or directory")
     head = _head(path)
-    readable = [f for f in _FORMATS if f.open is not None]
-    by_extension = sorted(readable, key=lambda f: not f.matches_extension(path))
+    by_extension = sorted(readable, key=lambda f: (f.fallback, not f.matches_extension(path)))
     for fmt in by_extension:
         if fmt.sniff(path, head):
             return fmt
@@ -89,6 +107,8 @@ def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:
     unknown = (
         set(options) - set(fmt.save_options) - {"metadata", "progress", "overwrite", "skip_bad"}
     )
+    if fmt.needs_model and options.get("model") is None:
+        raise UnsupportedFormatError(f"{path}: writing {fmt.name} needs a model (--model)")
     if unknown:
         raise UnsupportedFormatError(
             f"{path}: the {fmt.name} format has no option {', '.join(sorted(unknown))}"
@@ -106,3 +126,5 @@ def _ensure_builtin() -> None:
         from csv_state_viewer.core import builtin_formats
 
         builtin_formats.register_all()
+        for register in _PROVIDERS:
+            register()
