@@ -25,7 +25,8 @@ ROLE_OPTIMIZER = "optimizer"
 
 def variable_value(variable: Any) -> np.ndarray:
     """A copy of a Keras (or TensorFlow) variable's value as a NumPy array."""
-    return np.array(variable, copy=True)
+    value = variable.numpy() if hasattr(variable, "numpy") else variable.value.numpy()
+    return np.array(value, copy=True)
 
 
 def slot_owner(optimizer_variable_name: str, owners: dict[str, str]) -> tuple[str, str] | None:

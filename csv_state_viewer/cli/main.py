@@ -13,7 +13,7 @@ import sys
 from collections.abc import Sequence
 
 from csv_state_viewer import __version__
-from csv_state_viewer.cli import convert, formats, info, validate
+from csv_state_viewer.cli import apply, convert, diff, formats, info, validate
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -26,7 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (info, validate, convert, formats):
+    for module in (info, validate, diff, convert, apply, formats):
         module.add_parser(commands)
     return parser
 

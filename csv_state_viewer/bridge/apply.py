@@ -1,0 +1,258 @@
+"""Write a state into a Keras model, optimizer included, after a checked mapping.
+
+:func:`plan_apply` returns the :class:`~csv_state_viewer.bridge.mapping.MappingReport`
+(the GUI shows it before anything is written); :func:`apply_state` refuses the whole
+write on any problem unless ``allow_partial``, decodes and casts every value before it
+assigns the first one, so a failure leaves the model untouched; :func:`save_model`
+writes the result atomically as ``.keras``, ``.weights.h5`` or a TensorFlow checkpoint.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+import warnings
+from typing import Any
+
+import numpy as np
+
+from csv_state_viewer.bridge import tfimport
+from csv_state_viewer.bridge.kerasmodel import slot_owner
+from csv_state_viewer.bridge.mapping import MATCHED, MappingReport, MappingRow, Slot, plan
+from csv_state_viewer.core.atomic import check_destination
+from csv_state_viewer.core.dtypes import resolve_dtype
+from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+from csv_state_viewer.core.state import State
+
+BAD_ROW = "bad row"
+
+
+class MappingError(CsvStateError):
+    """The mapping has problems and a partial write was not allowed; nothing was written."""
+
+    def __init__(self, report: MappingReport) -> None:
+        count = len(report.problems)
+        super().__init__(
+            f"nothing written: {count} problem{'s' if count != 1 else ''} in the mapping "
+            "(--allow-partial writes the matched tensors only)"
+        )
+        self.report = report
+
+
+def _dtype_name(dtype: Any) -> str:
+    keras = tfimport.keras()
+    return str(keras.backend.standardize_dtype(dtype))
+
+
+# ---------------------------------------------------------------- descriptions
+def state_slots(state: State) -> list[Slot]:
+    """The state's good tensors as mapping items (first of duplicate names only)."""
+    out = []
+    for name in state.names():
+        entry = state.entry(name)
+        meta = entry.metadata
+        out.append(
+            Slot(
+                name=name,
+                shape=tuple(entry.shape or ()),
+                dtype=str(entry.dtype),
+                role=str(meta.get("role", "weight")),
+                slot_of=meta.get("slot_of"),
+                slot=meta.get("slot"),
+                scalar=meta.get("optimizer_variable"),
+                optimizer=meta.get("optimizer"),
+            )
+        )
+    return out
+
+
+def model_slots(model: Any) -> list[Slot]:
+    return [Slot(v.path, tuple(v.shape), _dtype_name(v.dtype)) for v in model.weights]
+
+
+def optimizer_slots(model: Any) -> list[Slot] | None:
+    """The compiled optimizer's variables (built for the model if needed), or None."""
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is None:
+        return None
+    if not optimizer.built:
+        optimizer.build(model.trainable_variables)
+    owners = {v.path.replace("/", "_"): v.path for v in model.trainable_variables}
+    kind = type(optimizer).__name__
+    out = []
+    for variable in optimizer.variables:
+        owner = slot_owner(variable.name, owners)
+        out.append(
+            Slot(
+                name=variable.path,
+                shape=tuple(variable.shape),
+                dtype=_dtype_name(variable.dtype),
+                role="optimizer",
+                slot_of=owner[0] if owner else None,
+                slot=owner[1] if owner else None,
+                scalar=None if owner else variable.name,
+                optimizer=kind,
+            )
+        )
+    return out
+
+
+# ------------------------------------------------------------------------ apply
+def plan_apply(
+    state: State, model: Any, *, match: str = "auto", optimizer: bool = True
+) -> MappingReport:
+    """The mapping report of writing ``state`` into ``model``; nothing is written."""
+    targets = optimizer_slots(model) if optimizer else None
+    kind = type(model.optimizer).__name__ if targets is not None else None
+    report = plan(state_slots(state), model_slots(model), targets, match=match, optimizer_name=kind)
+    if (
+        optimizer
+        and targets is None
+        and any(e.metadata.get("role") == "optimizer" for e in state.entries)
+    ):
+        report.notes.append("the model is not compiled: optimizer state cannot be restored")
+    for problem in state.errors:
+        report.rows.insert(
+            0,
+            MappingRow(status=BAD_ROW, role="weight", state_name=problem.name, how=problem.message),
+        )
+    return report
+
+
+def _variables(model: Any) -> dict[str, Any]:
+    found = {v.path: v for v in model.weights}
+    optimizer = getattr(model, "optimizer", None)
+    if optimizer is not None and optimizer.built:
+        found.update({v.path: v for v in optimizer.variables})
+    return found
+
+
+def apply_state(
+    state: State,
+    model: Any,
+    *,
+    match: str = "auto",
+    optimizer: bool = True,
+    allow_partial: bool = False,
+    dry_run: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> MappingReport:
+    """Write ``state`` into ``model`` (and its optimizer); returns the mapping report.
+
+    Raises :class:`MappingError` (nothing written) when the report has problems and
+    ``allow_partial`` is false. With ``dry_run`` only the report is made.
+    """
+    report = plan_apply(state, model, match=match, optimizer=optimizer)
+    if dry_run:
+        return report
+    if report.problems and not allow_partial:
+        raise MappingError(report)
+    variables = _variables(model)
+    rows = [row for row in report.rows if row.status == MATCHED]
+    values: list[tuple[Any, np.ndarray]] = []
+    for index, row in enumerate(rows):  # decode everything before writing anything
+        check_cancelled(progress)
+        assert row.state_name is not None and row.target is not None
+        value = state.read(row.state_name)
+        target_dtype = resolve_dtype(row.target_dtype or str(value.dtype))
+        values.append((variables[row.target], value.astype(target_dtype, copy=False)))
+        progress.report(index + 1, 2 * len(rows))
+    for index, (variable, value) in enumerate(values):
+        variable.assign(value)
+        progress.report(len(rows) + index + 1, 2 * len(rows))
+    return report
+
+
+# ----------------------------------------------------------------- model files
+def load_model(path: str) -> Any:
+    """A compiled Keras model from a ``.keras`` archive or a legacy full-model ``.h5``."""
+    if not os.path.exists(path):
+        raise NotAStateError(path, "no such file")
+    keras = tfimport.keras()
+    try:
+        with warnings.catch_warnings():
+            # A model saved before its first training step has an unbuilt optimizer;
+            # Keras warns that it cannot load those (absent) variables. apply builds it.
+            warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
+            return keras.saving.load_model(path, compile=True)
+    except Exception as err:  # Keras raises many types for bad files
+        reason = " ".join(str(err).split())[:300]
+        raise NotAStateError(path, f"cannot load a Keras model ({reason})") from None
+
+
+def output_kind(path: str) -> str:
+    """``keras``, ``weights`` or ``checkpoint`` for an output path (prefix: checkpoint)."""
+    lower = path.lower()
+    if lower.endswith(".keras"):
+        return "keras"
+    if lower.endswith(".weights.h5"):
+        return "weights"
+    if lower.endswith((".h5", ".hdf5", ".npz", ".csv", ".gz", ".json")):
+        raise StateWriteError(
+            f"{path}: a model is written as .keras, .weights.h5 or a checkpoint prefix"
+        )
+    return "checkpoint"
+
+
+def _checkpoint_files(prefix: str) -> list[str]:
+    folder = os.path.dirname(os.path.abspath(prefix)) or "."
+    base = os.path.basename(prefix)
+    return sorted(
+        os.path.join(folder, name)
+        for name in os.listdir(folder)
+        if name == base + ".index" or name.startswith(base + ".data-")
+    )
+
+
+def save_model(model: Any, path: str, *, overwrite: bool = False) -> list[str]:
+    """Write ``model`` (with its optimizer) atomically; returns the files written."""
+    kind = output_kind(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    if kind == "checkpoint":
+        check_destination(path, overwrite=True)
+        if _checkpoint_files(path) and not overwrite:
+            raise StateWriteError(f"{path}: a checkpoint exists here (use --force to replace it)")
+        return _save_checkpoint(model, path, folder)
+    check_destination(path, overwrite=overwrite)
+    suffix = ".weights.h5" if kind == "weights" else ".keras"
+    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix, dir=folder)
+    os.close(fd)
+    try:
+        if kind == "weights":
+            model.save_weights(tmp, overwrite=True)
+        else:
+            model.save(tmp, overwrite=True)
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+    return [path]
+
+
+def _save_checkpoint(model: Any, prefix: str, folder: str) -> list[str]:
+    tf = tfimport.tensorflow()
+    tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(prefix)}.", dir=folder)
+    try:
+        objects = {"model": model}
+        if getattr(model, "optimizer", None) is not None:
+            objects["optimizer"] = model.optimizer
+        written = tf.train.Checkpoint(**objects).write(os.path.join(tmp_dir, "ckpt"))
+        produced = _checkpoint_files(written)
+        for old in _checkpoint_files(prefix):
+            os.unlink(old)
+        out = []
+        # Data files first, the index last: a reader never sees an index without data.
+        for source in sorted(produced, key=lambda p: p.endswith(".index")):
+            target = prefix + os.path.basename(source)[len("ckpt") :]
+            os.replace(source, target)
+            out.append(target)
+        return out
+    finally:
+        for leftover in os.listdir(tmp_dir):
+            with contextlib.suppress(OSError):
+                os.unlink(os.path.join(tmp_dir, leftover))
+        with contextlib.suppress(OSError):
+            os.rmdir(tmp_dir)

@@ -1,0 +1,105 @@
+"""``csv-state apply STATE MODEL -o OUT``: write a state into a Keras model, checked first."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+from csv_state_viewer.bridge.mapping import MATCH_MODES, MATCHED, MappingReport
+from csv_state_viewer.cli.output import shape_text, table
+from csv_state_viewer.core.api import open_state
+from csv_state_viewer.core.errors import StateWriteError
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    parser = commands.add_parser(
+        "apply",
+        help="write a state (weights and optimizer) into a Keras model",
+        description=(
+            "Match STATE's tensors to MODEL's variables (and its compiled optimizer's), print "
+            "the mapping, and save the model with the state written into it. Any problem in "
+            "the mapping refuses the whole write unless --allow-partial."
+        ),
+    )
+    parser.add_argument("state", help="state to write (any format csv-state reads)")
+    parser.add_argument("model", help="Keras model: .keras archive or legacy full-model .h5")
+    parser.add_argument(
+        "-o", "--output", help="where to save: .keras, .weights.h5 or a checkpoint prefix"
+    )
+    parser.add_argument(
+        "--match",
+        choices=MATCH_MODES,
+        default="auto",
+        help="auto (default): by name, or by position for weight_0, weight_1... names",
+    )
+    parser.add_argument("--no-optimizer", action="store_true", help="write model weights only")
+    parser.add_argument("--dry-run", action="store_true", help="print the mapping, write nothing")
+    parser.add_argument(
+        "--allow-partial", action="store_true", help="write the matched tensors despite problems"
+    )
+    parser.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    parser.add_argument("--json", action="store_true", help="print the mapping report as JSON")
+    parser.set_defaults(run=run)
+
+
+def render(report: MappingReport) -> str:
+    """The report as a table, problems first, then a summary and notes."""
+    rows = [["status", "state tensor", "model variable", "shape", "dtype"]]
+    ordered = sorted(report.rows, key=lambda r: (r.status == MATCHED, r.role != "weight"))
+    for row in ordered:
+        shape = shape_text(row.state_shape if row.state_shape is not None else row.target_shape)
+        if row.state_shape is not None and row.target_shape not in (None, row.state_shape):
+            shape = f"{shape_text(row.state_shape)} vs {shape_text(row.target_shape)}"
+        dtype = row.state_dtype or row.target_dtype or "-"
+        if row.cast:
+            dtype = f"{row.state_dtype} -> {row.target_dtype}"
+        rows.append([row.status, row.state_name or "-", row.target or "-", shape, dtype])
+    lines = [table(rows, set()), report.summary()]
+    lines += [f"note: {note}" for note in report.notes]
+    return "\n".join(lines)
+
+
+def _same_file(a: str, b: str) -> bool:
+    return os.path.exists(b) and os.path.realpath(a) == os.path.realpath(b)
+
+
+def run(args: argparse.Namespace) -> int:
+    from csv_state_viewer.bridge.apply import MappingError, apply_state, load_model, save_model
+
+    if args.output is None and not args.dry_run:
+        raise StateWriteError("apply: give -o OUTPUT (or --dry-run to only see the mapping)")
+    if args.output is not None and any(
+        _same_file(args.output, p) for p in (args.state, args.model)
+    ):
+        raise StateWriteError(f"{args.output}: refusing to overwrite a source")
+    model = load_model(args.model)
+    with open_state(args.state) as state:
+        try:
+            report = apply_state(
+                state,
+                model,
+                match=args.match,
+                optimizer=not args.no_optimizer,
+                allow_partial=args.allow_partial,
+                dry_run=args.dry_run,
+            )
+        except MappingError as err:
+            _print(err.report, args.json)
+            sys.stderr.write(f"csv-state: {err}\n")
+            return 1
+    _print(report, args.json)
+    if args.dry_run:
+        return 0 if report.ok else 1
+    written = save_model(model, args.output, overwrite=args.force)
+    matched = len(report.matched())
+    sys.stderr.write(f"wrote {', '.join(written)} ({matched} tensors written into the model)\n")
+    return 0
+
+
+def _print(report: MappingReport, as_json: bool) -> None:
+    if as_json:
+        sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
+    else:
+        sys.stdout.write(render(report) + "\n")
