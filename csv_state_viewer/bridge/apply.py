@@ -13,6 +13,7 @@ import contextlib
 import os
 import tempfile
 import warnings
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -23,8 +24,10 @@ from csv_state_viewer.bridge.mapping import MATCHED, MappingReport, MappingRow, 
 from csv_state_viewer.core.atomic import check_destination
 from csv_state_viewer.core.dtypes import resolve_dtype
 from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
+from csv_state_viewer.core.lazystate import LazyState, LazyTensor
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State
+from csv_state_viewer.core.tensors import Tensors, tensor_items
 
 BAD_ROW = "bad row"
 
@@ -256,3 +259,31 @@ def _save_checkpoint(model: Any, prefix: str, folder: str) -> list[str]:
                 os.unlink(os.path.join(tmp_dir, leftover))
         with contextlib.suppress(OSError):
             os.rmdir(tmp_dir)
+
+
+def save_into_model(
+    path: str,
+    tensors: Tensors,
+    *,
+    model: Any,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Progress = NO_PROGRESS,
+    overwrite: bool = True,
+    skip_bad: bool = False,
+    match: str = "auto",
+    allow_partial: bool = False,
+) -> int:
+    """The registry's saver for model destinations: apply ``tensors`` to ``model``, save it.
+
+    ``model`` is a live Keras model or the path of one. Returns the tensors written.
+    """
+    if isinstance(model, str | os.PathLike):
+        model = load_model(os.fspath(model))
+    items = tensor_items(tensors, metadata, skip_bad=skip_bad)
+    lazy = [LazyTensor(i.name, i.shape, i.dtype, i.load, i.metadata) for i in items]
+    with LazyState(path, "tensors", lazy) as state:
+        report = apply_state(
+            state, model, match=match, allow_partial=allow_partial, progress=progress
+        )
+    save_model(model, path, overwrite=overwrite)
+    return len(report.matched())

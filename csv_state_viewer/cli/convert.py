@@ -7,6 +7,7 @@ import sys
 
 from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.atomic import check_destination
+from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.core.registry import format_for_writing
 
 
@@ -20,12 +21,26 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("src", help="state to read")
-    parser.add_argument("dst", help="file to write (.csv, .csv.gz, .npz, ...)")
+    parser.add_argument(
+        "dst",
+        help="file to write (.csv, .csv.gz, .npz, a checkpoint prefix, .keras, .weights.h5)",
+    )
     parser.add_argument(
         "--encoding",
         choices=("text", "base64"),
         default="text",
         help="data encoding of a CSV destination (default: text)",
+    )
+    parser.add_argument(
+        "--model",
+        help="Keras model (.keras) to write the state into: needed for .keras and .weights.h5, "
+        "and for a checkpoint that tf.train.Checkpoint(model=..., optimizer=...) restores",
+    )
+    parser.add_argument(
+        "--match",
+        choices=("auto", "name", "order"),
+        default="auto",
+        help="with --model: how tensors find variables (see csv-state apply)",
     )
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
@@ -46,9 +61,24 @@ def run(args: argparse.Namespace) -> int:
                 "(use --skip-bad to convert the good rows)\n"
             )
             return 1
-        written = save_state(
-            args.dst, state, args.encoding, overwrite=args.force, skip_bad=args.skip_bad
-        )
+        options = {"model": args.model, "match": args.match} if args.model else None
+        try:
+            written = save_state(
+                args.dst,
+                state,
+                args.encoding,
+                overwrite=args.force,
+                skip_bad=args.skip_bad,
+                options=options,
+            )
+        except CsvStateError as err:
+            report = getattr(err, "report", None)  # a refused mapping onto --model
+            if report is None:
+                raise
+            from csv_state_viewer.cli.apply import render
+
+            sys.stderr.write(render(report) + f"\ncsv-state: {err}\n")
+            return 1
         skipped = state.errors
     for problem in skipped:
         sys.stderr.write(f"{problem} (skipped)\n")

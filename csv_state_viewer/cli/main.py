@@ -1,8 +1,9 @@
 """Entry point of ``csv-state``: parse arguments, run a command, turn errors into exit codes.
 
-Exit codes: 0 success; 1 the data has bad rows (validate, convert); 2 usage errors, files
-that are not states, refused or failed writes; 130 interrupted. No input ever prints a
-traceback: unexpected failures print one line (set CSV_STATE_DEBUG=1 for the traceback).
+Exit codes: 0 success; 1 bad rows (validate, convert), a refused mapping (apply) or states
+that differ (diff); 2 usage errors, files that are not states, refused or failed writes;
+130 interrupted. No input ever prints a traceback: unexpected failures print one line (set
+CSV_STATE_DEBUG=1 for the traceback).
 """
 
 from __future__ import annotations

@@ -50,22 +50,24 @@ def save_state(
     progress: Progress = NO_PROGRESS,
     overwrite: bool = True,
     skip_bad: bool = False,
+    options: Mapping[str, Any] | None = None,
 ) -> int:
     """Write ``tensors`` (a mapping of names to arrays, or an open state) atomically.
 
     The format follows the extension (``.csv``, ``.csv.gz``, ``.npz``, ...). ``encoding``
     ("text" or "base64") applies to CSV. ``metadata`` maps names to extra metadata keys.
     A destination that is open for reading is refused; with ``overwrite=False`` so is
-    an existing one. Returns the number of tensors written.
+    an existing one. ``options`` are format-specific (``model`` for Keras destinations).
+    Returns the number of tensors written.
     """
     path = os.fspath(path)
     fmt = format_for_writing(path)
-    options: dict[str, Any] = {
+    settings: dict[str, Any] = {
         "metadata": metadata,
         "progress": progress,
         "overwrite": overwrite,
         "skip_bad": skip_bad,
     }
     if "encoding" in fmt.save_options:
-        options["encoding"] = encoding
-    return save_with(fmt, path, tensors, **options)
+        settings["encoding"] = encoding
+    return save_with(fmt, path, tensors, **settings, **(options or {}))

@@ -30,6 +30,7 @@ class Format:
     save_options: tuple[str, ...] = ()
     fallback: bool = False  # tried after every other format (CSV: it reads any text)
     needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
+    writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
 
     def matches_extension(self, path: str) -> bool:
         lower = path.lower().rstrip("/")
@@ -96,6 +97,10 @@ def format_for_writing(path: str) -> Format:
     _ensure_builtin()
     writable = [f for f in _FORMATS if f.save is not None]
     matches = [f for f in writable if f.matches_extension(path)]
+    if not matches and not os.path.splitext(os.path.basename(path.rstrip("/")))[1]:
+        matches = [f for f in writable if f.writes_prefix]
+        if matches:
+            return matches[0]
     if not matches:
         known = ", ".join(ext for f in writable for ext in f.extensions)
         raise UnsupportedFormatError(f"{path}: no format writes this extension (known: {known})")
