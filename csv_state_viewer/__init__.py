@@ -5,6 +5,7 @@ The public API is re-exported here; see the README for the format specification.
 
 from __future__ import annotations
 
+from csv_state_viewer.bridge import formats as _bridge_formats
 from csv_state_viewer.core.api import load_state, open_state, save_state
 from csv_state_viewer.core.errors import (
     BadRowsError,
@@ -16,7 +17,11 @@ from csv_state_viewer.core.errors import (
     UnsupportedFormatError,
 )
 from csv_state_viewer.core.progress import Cancelled, Progress
+from csv_state_viewer.core.registry import add_provider as _add_provider
 from csv_state_viewer.core.state import State, TensorEntry
+
+# The TensorFlow/Keras formats join the one registry; TensorFlow loads only when used.
+_add_provider(_bridge_formats.register_all)
 
 __version__ = "0.1.0"
 
