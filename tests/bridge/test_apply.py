@@ -32,7 +32,15 @@ X = RNG.standard_normal((256, 8)).astype("float32")
 Y = RNG.standard_normal((256, 3)).astype("float32")
 
 
-def build(hidden: int = 16) -> Any:
+OPTIMIZERS = {
+    "adam": lambda: keras.optimizers.Adam(1e-2),
+    "adamw": lambda: keras.optimizers.AdamW(1e-2, weight_decay=0.01),
+    "rmsprop": lambda: keras.optimizers.RMSprop(1e-3, momentum=0.5, centered=True),
+    "sgd_momentum": lambda: keras.optimizers.SGD(1e-2, momentum=0.9, nesterov=True),
+}
+
+
+def build(hidden: int = 16, optimizer: str = "adam") -> Any:
     """The same architecture, names and optimizer every time, fresh variables."""
     keras.utils.set_random_seed(1)
     model = keras.Sequential(
@@ -44,7 +52,7 @@ def build(hidden: int = 16) -> Any:
         ],
         name="mlp",
     )
-    model.compile(optimizer=keras.optimizers.Adam(1e-2), loss="mse")
+    model.compile(optimizer=OPTIMIZERS[optimizer](), loss="mse")
     return model
 
 
@@ -78,14 +86,15 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     return model, export(model, tmp_path_factory.mktemp("state") / "state.csv")
 
 
+@pytest.mark.parametrize("optimizer", sorted(OPTIMIZERS))
 def test_full_state_resumes_training_bit_for_bit_and_weights_only_does_not(
-    tmp_path: Path,
+    tmp_path: Path, optimizer: str
 ) -> None:
-    original = build()
+    original = build(optimizer=optimizer)
     fit(original, 2)
     path = export(original, tmp_path / "state.csv")
 
-    resumed, weights_only = build(), build()
+    resumed, weights_only = build(optimizer=optimizer), build(optimizer=optimizer)
     with open_state(path) as state:
         report = apply_state(state, resumed)
         assert report.ok and report.match == "name"
