@@ -169,8 +169,12 @@ def apply_state(
 
 
 # ----------------------------------------------------------------- model files
-def load_model(path: str) -> Any:
-    """A compiled Keras model from a ``.keras`` archive or a legacy full-model ``.h5``."""
+def load_model(path: str, *, safe_mode: bool = True) -> Any:
+    """A compiled Keras model from a ``.keras`` archive or a legacy full-model ``.h5``.
+
+    ``safe_mode`` (Keras's own) refuses models whose config carries code (``Lambda``
+    layers); pass False only for files you trust.
+    """
     if not os.path.exists(path):
         raise NotAStateError(path, "no such file")
     keras = tfimport.keras()
@@ -179,9 +183,11 @@ def load_model(path: str) -> Any:
             # A model saved before its first training step has an unbuilt optimizer;
             # Keras warns that it cannot load those (absent) variables. apply builds it.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            return keras.saving.load_model(path, compile=True)
+            return keras.saving.load_model(path, compile=True, safe_mode=safe_mode)
     except Exception as err:  # Keras raises many types for bad files
         reason = " ".join(str(err).split())[:300]
+        if safe_mode and "safe_mode" in reason:
+            reason = "it contains code (a Lambda layer); use --unsafe if you trust this file"
         raise NotAStateError(path, f"cannot load a Keras model ({reason})") from None
 
 
@@ -242,7 +248,11 @@ def _save_checkpoint(model: Any, prefix: str, folder: str) -> list[str]:
         objects = {"model": model}
         if getattr(model, "optimizer", None) is not None:
             objects["optimizer"] = model.optimizer
-        written = tf.train.Checkpoint(**objects).write(os.path.join(tmp_dir, "ckpt"))
+        checkpoint = tf.train.Checkpoint(**objects)
+        # save() would number the prefix; write() keeps it but skips the save counter,
+        # which restore().assert_consumed() then misses: create it as one save would.
+        checkpoint.save_counter.assign(1)
+        written = checkpoint.write(os.path.join(tmp_dir, "ckpt"))
         produced = _checkpoint_files(written)
         for old in _checkpoint_files(prefix):
             os.unlink(old)
@@ -272,13 +282,14 @@ def save_into_model(
     skip_bad: bool = False,
     match: str = "auto",
     allow_partial: bool = False,
+    unsafe: bool = False,
 ) -> int:
     """The registry's saver for model destinations: apply ``tensors`` to ``model``, save it.
 
     ``model`` is a live Keras model or the path of one. Returns the tensors written.
     """
     if isinstance(model, str | os.PathLike):
-        model = load_model(os.fspath(model))
+        model = load_model(os.fspath(model), safe_mode=not unsafe)
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
     lazy = [LazyTensor(i.name, i.shape, i.dtype, i.load, i.metadata) for i in items]
     with LazyState(path, "tensors", lazy) as state:

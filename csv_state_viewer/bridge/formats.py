@@ -16,7 +16,7 @@ from csv_state_viewer.core.registry import Format, register_format
 from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors
 
-MODEL_OPTIONS = ("model", "match", "allow_partial")
+MODEL_OPTIONS = ("model", "match", "allow_partial", "unsafe")
 
 
 def _open_checkpoint(path: str, progress: Progress = NO_PROGRESS) -> State:
@@ -30,7 +30,7 @@ def _open_keras(path: str, progress: Progress = NO_PROGRESS) -> State:
 def _save_checkpoint(path: str, tensors: Tensors, **options: Any) -> int:
     if options.get("model") is not None:
         return _save_model(path, tensors, **options)
-    for key in ("model", "match", "allow_partial"):
+    for key in MODEL_OPTIONS:
         options.pop(key, None)
     return tfcheckpoint.save_tf_checkpoint(path, tensors, **options)
 

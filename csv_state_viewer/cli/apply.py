@@ -41,6 +41,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
     parser.add_argument("--json", action="store_true", help="print the mapping report as JSON")
+    parser.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="load a model whose file carries code (Lambda layers); only for trusted files",
+    )
     parser.set_defaults(run=run)
 
 
@@ -74,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
         _same_file(args.output, p) for p in (args.state, args.model)
     ):
         raise StateWriteError(f"{args.output}: refusing to overwrite a source")
-    model = load_model(args.model)
+    model = load_model(args.model, safe_mode=not args.unsafe)
     with open_state(args.state) as state:
         try:
             report = apply_state(

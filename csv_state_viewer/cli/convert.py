@@ -42,6 +42,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         default="auto",
         help="with --model: how tensors find variables (see csv-state apply)",
     )
+    parser.add_argument(
+        "--unsafe",
+        action="store_true",
+        help="with --model: load a model whose file carries code (Lambda layers)",
+    )
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out bad rows instead of refusing"
@@ -61,7 +66,9 @@ def run(args: argparse.Namespace) -> int:
                 "(use --skip-bad to convert the good rows)\n"
             )
             return 1
-        options = {"model": args.model, "match": args.match} if args.model else None
+        options = None
+        if args.model:
+            options = {"model": args.model, "match": args.match, "unsafe": args.unsafe}
         try:
             written = save_state(
                 args.dst,

@@ -200,7 +200,7 @@ def test_outputs_restore_the_state(trained: tuple[Any, Path], tmp_path: Path, su
             back.load_weights(out)
         else:
             back.optimizer.build(back.trainable_variables)
-            tf.train.Checkpoint(model=back, optimizer=back.optimizer).read(out).assert_consumed()
+            tf.train.Checkpoint(model=back, optimizer=back.optimizer).restore(out).assert_consumed()
     assert same_bits(weights_of(back), weights_of(source))
     if suffix != ".weights.h5":
         assert same_bits(

@@ -113,7 +113,7 @@ def test_csv_to_model_checkpoint_restores_with_tf_train_checkpoint(
     assert result.returncode == 0, result.stderr
     target = build()
     target.optimizer.build(target.trainable_variables)
-    tf.train.Checkpoint(model=target, optimizer=target.optimizer).read(
+    tf.train.Checkpoint(model=target, optimizer=target.optimizer).restore(
         str(prefix)
     ).assert_consumed()
     assert values(target) == values(model)
