@@ -9,19 +9,17 @@ writes the result atomically as ``.keras``, ``.weights.h5`` or a TensorFlow chec
 
 from __future__ import annotations
 
-import contextlib
 import os
-import tempfile
 import warnings
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from csv_state_viewer.bridge import tfimport
+from csv_state_viewer.bridge import tfcheckpoint, tfimport
 from csv_state_viewer.bridge.kerasmodel import slot_owner
 from csv_state_viewer.bridge.mapping import MATCHED, MappingReport, MappingRow, Slot, plan
-from csv_state_viewer.core.atomic import check_destination
+from csv_state_viewer.core.atomic import atomic_path
 from csv_state_viewer.core.dtypes import resolve_dtype
 from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
 from csv_state_viewer.core.lazystate import LazyState, LazyTensor
@@ -205,46 +203,25 @@ def output_kind(path: str) -> str:
     return "checkpoint"
 
 
-def _checkpoint_files(prefix: str) -> list[str]:
-    folder = os.path.dirname(os.path.abspath(prefix)) or "."
-    base = os.path.basename(prefix)
-    return sorted(
-        os.path.join(folder, name)
-        for name in os.listdir(folder)
-        if name == base + ".index" or name.startswith(base + ".data-")
-    )
-
-
 def save_model(model: Any, path: str, *, overwrite: bool = False) -> list[str]:
     """Write ``model`` (with its optimizer) atomically; returns the files written."""
     kind = output_kind(path)
-    folder = os.path.dirname(os.path.abspath(path))
     if kind == "checkpoint":
-        check_destination(path, overwrite=True)
-        if _checkpoint_files(path) and not overwrite:
-            raise StateWriteError(f"{path}: a checkpoint exists here (use --force to replace it)")
-        return _save_checkpoint(model, path, folder)
-    check_destination(path, overwrite=overwrite)
+        return _save_checkpoint(model, tfcheckpoint.prefix_for_writing(path), overwrite)
     suffix = ".weights.h5" if kind == "weights" else ".keras"
-    fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix, dir=folder)
-    os.close(fd)
-    try:
+    with atomic_path(path, overwrite=overwrite, suffix=suffix) as tmp:
         if kind == "weights":
             model.save_weights(tmp, overwrite=True)
         else:
             model.save(tmp, overwrite=True)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
     return [path]
 
 
-def _save_checkpoint(model: Any, prefix: str, folder: str) -> list[str]:
+def _save_checkpoint(model: Any, prefix: str, overwrite: bool) -> list[str]:
+    """The model's own ``tf.train.Checkpoint(model=..., optimizer=...)`` at ``prefix``."""
     tf = tfimport.tensorflow()
-    tmp_dir = tempfile.mkdtemp(prefix=f".{os.path.basename(prefix)}.", dir=folder)
-    try:
+
+    def write(work: str) -> str:
         objects = {"model": model}
         if getattr(model, "optimizer", None) is not None:
             objects["optimizer"] = model.optimizer
@@ -252,23 +229,9 @@ def _save_checkpoint(model: Any, prefix: str, folder: str) -> list[str]:
         # save() would number the prefix; write() keeps it but skips the save counter,
         # which restore().assert_consumed() then misses: create it as one save would.
         checkpoint.save_counter.assign(1)
-        written = checkpoint.write(os.path.join(tmp_dir, "ckpt"))
-        produced = _checkpoint_files(written)
-        for old in _checkpoint_files(prefix):
-            os.unlink(old)
-        out = []
-        # Data files first, the index last: a reader never sees an index without data.
-        for source in sorted(produced, key=lambda p: p.endswith(".index")):
-            target = prefix + os.path.basename(source)[len("ckpt") :]
-            os.replace(source, target)
-            out.append(target)
-        return out
-    finally:
-        for leftover in os.listdir(tmp_dir):
-            with contextlib.suppress(OSError):
-                os.unlink(os.path.join(tmp_dir, leftover))
-        with contextlib.suppress(OSError):
-            os.rmdir(tmp_dir)
+        return str(checkpoint.write(os.path.join(work, "ckpt")))
+
+    return tfcheckpoint.place_checkpoint(prefix, write, overwrite=overwrite)
 
 
 def save_into_model(

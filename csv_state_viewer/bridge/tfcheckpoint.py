@@ -645,7 +645,8 @@ def _unreadable() -> np.ndarray:
 
 
 # ------------------------------------------------------------------------- writing
-def _prefix_for_writing(path: str) -> str:
+def prefix_for_writing(path: str) -> str:
+    """The checkpoint prefix a destination names (``X.index`` and ``X.data-*`` name ``X``)."""
     if path.endswith(INDEX_SUFFIX):
         return path[: -len(INDEX_SUFFIX)]
     match = _DATA_FILE.match(path)
@@ -761,20 +762,16 @@ def save_tf_checkpoint(
     atomically, see the module docstring; ``metadata`` cannot be stored and is ignored.
     Returns the number of tensors written.
     """
-    prefix = _prefix_for_writing(os.fspath(path))
+    prefix = prefix_for_writing(os.fspath(path))
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
     if not items:
         raise StateWriteError(f"{prefix}: no tensors to write (a checkpoint holds at least one)")
     tf = tfimport.tensorflow()
     _check_items(tf, items)
-    existing = _check_prefix(prefix, overwrite=overwrite)
-    folder = os.path.dirname(os.path.abspath(prefix))
-    base = os.path.basename(prefix)
-    try:
-        work = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
-    except OSError as err:
-        raise StateWriteError(f"{prefix}: cannot write here ({err.strerror or err})") from None
-    try:
+    written = 0
+
+    def write(work: str) -> str:
+        nonlocal written
         try:
             result, written = _write_shards(tf, work, items, progress, skip_bad)
         except tf.errors.OpError as err:
@@ -785,6 +782,31 @@ def save_tf_checkpoint(
             raise StateWriteError(
                 f"{prefix}: no tensors to write (a checkpoint holds at least one)"
             )
+        return result
+
+    place_checkpoint(prefix, write, overwrite=overwrite)
+    return written
+
+
+def place_checkpoint(
+    prefix: str, write: Callable[[str], str], *, overwrite: bool = True
+) -> list[str]:
+    """Write a checkpoint atomically at ``prefix``; returns the files placed.
+
+    ``write(work)`` writes a checkpoint inside the temporary folder ``work`` (beside the
+    destination) and returns the prefix it used. Its files are fsynced and renamed into
+    place, data files first and the ``.index`` last; data files of a replaced checkpoint
+    that the new one does not reuse are removed afterwards.
+    """
+    existing = _check_prefix(prefix, overwrite=overwrite)
+    folder = os.path.dirname(os.path.abspath(prefix))
+    base = os.path.basename(prefix)
+    try:
+        work = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
+    except OSError as err:
+        raise StateWriteError(f"{prefix}: cannot write here ({err.strerror or err})") from None
+    try:
+        result = write(work)
         produced = _checkpoint_files(result)
         if not any(f.endswith(INDEX_SUFFIX) for f in produced):
             raise StateWriteError(f"{prefix}: TensorFlow wrote no .index file")
@@ -804,4 +826,4 @@ def save_tf_checkpoint(
         raise StateWriteError(f"{prefix}: write failed ({err.strerror or err})") from None
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    return written
+    return targets

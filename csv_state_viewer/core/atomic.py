@@ -34,11 +34,15 @@ def check_destination(path: str, *, overwrite: bool) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[IO[bytes]]:
-    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
+def atomic_path(
+    path: str | os.PathLike[str], *, overwrite: bool = True, suffix: str = ".tmp"
+) -> Iterator[str]:
+    """A temporary path beside ``path`` for a writer that wants a file name (Keras, h5py).
 
-    On any exception (or a crash) the temporary file is removed and ``path`` keeps its old
-    content. ``OSError`` (disk full, no permission, ...) becomes :class:`StateWriteError`.
+    On success the file is fsynced and renamed over ``path``, keeping the old file's
+    permissions; on any exception (or a crash) it is removed and ``path`` keeps its old
+    content. ``suffix`` lets writers that check extensions see the right one.
+    ``OSError`` (disk full, no permission, ...) becomes :class:`StateWriteError`.
     """
     path = os.fspath(path)
     check_destination(path, overwrite=overwrite)
@@ -48,14 +52,17 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = True) -> Ite
     except OSError:
         mode = 0o666 & ~_umask()
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=".tmp", dir=folder)
+        fd, tmp = tempfile.mkstemp(prefix=f".{os.path.basename(path)}.", suffix=suffix, dir=folder)
+        os.close(fd)
     except OSError as err:
         raise StateWriteError(f"{path}: cannot write here ({err.strerror or err})") from None
     try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.chmod(tmp, mode)
         os.replace(tmp, path)
     except BaseException as err:
@@ -70,3 +77,14 @@ def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = True) -> Ite
             os.fsync(dir_fd)
         finally:
             os.close(dir_fd)
+
+
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[IO[bytes]]:
+    """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
+
+    On any exception (or a crash) the temporary file is removed and ``path`` keeps its old
+    content. ``OSError`` (disk full, no permission, ...) becomes :class:`StateWriteError`.
+    """
+    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as handle:
+        yield handle
