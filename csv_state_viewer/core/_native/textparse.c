@@ -202,10 +202,18 @@ static int narrow(const token_t *tok, float *out) {
     return 1;
 }
 
-/* Parses len bytes of comma-separated numbers into out (at most cap values); buf must
- * have PADDING readable non-digit bytes after len. Returns the number of values,
- * CSV_UNSUPPORTED or CSV_TOO_MANY. */
-int64_t csv_parse_f64(const char *buf, int64_t len, double *out, int64_t cap) {
+/* The token as float64, or 0 when Python must decide (overflow, underflow to zero). */
+static inline int keep_double(const token_t *tok, double *out) {
+    if (isinf(tok->value) || (tok->nonzero && tok->value == 0.0)) return 0;
+    *out = tok->value;
+    return 1;
+}
+
+/* Parses len bytes of comma-separated numbers into out (at most cap values, float32 when
+ * single, else float64); buf must have PADDING readable non-digit bytes after len.
+ * Returns the number of values, CSV_UNSUPPORTED or CSV_TOO_MANY. */
+static inline int64_t parse_values(const char *buf, int64_t len, void *out, int64_t cap,
+                                   int single) {
     pthread_once(&locale_once, init_locale);
     const char *p = buf, *end = buf + len;
     int64_t n = 0;
@@ -214,25 +222,19 @@ int64_t csv_parse_f64(const char *buf, int64_t len, double *out, int64_t cap) {
         token_t tok;
         if (n >= cap) return CSV_TOO_MANY;
         if (!scan_number(p, end, &tok)) return CSV_UNSUPPORTED;
-        if (isinf(tok.value) || (tok.nonzero && tok.value == 0.0)) return CSV_UNSUPPORTED;
-        out[n++] = tok.value;
+        int kept = single ? narrow(&tok, (float *)out + n) : keep_double(&tok, (double *)out + n);
+        if (!kept) return CSV_UNSUPPORTED;
+        n++;
         if (tok.stop == end) return n;
         p = tok.stop + 1;
     }
 }
 
+/* The two entry points: the constant flag lets the compiler specialise each loop. */
+int64_t csv_parse_f64(const char *buf, int64_t len, double *out, int64_t cap) {
+    return parse_values(buf, len, out, cap, 0);
+}
+
 int64_t csv_parse_f32(const char *buf, int64_t len, float *out, int64_t cap) {
-    pthread_once(&locale_once, init_locale);
-    const char *p = buf, *end = buf + len;
-    int64_t n = 0;
-    if (len <= 0) return CSV_UNSUPPORTED;
-    for (;;) {
-        token_t tok;
-        if (n >= cap) return CSV_TOO_MANY;
-        if (!scan_number(p, end, &tok)) return CSV_UNSUPPORTED;
-        if (!narrow(&tok, &out[n])) return CSV_UNSUPPORTED;
-        n++;
-        if (tok.stop == end) return n;
-        p = tok.stop + 1;
-    }
+    return parse_values(buf, len, out, cap, 1);
 }
