@@ -6,7 +6,7 @@ import csv
 import json
 import os
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +23,8 @@ from csv_state_viewer.bridge.apply import (
 )
 from csv_state_viewer.bridge.kerasmodel import model_tensors, variable_value
 from csv_state_viewer.core.errors import StateWriteError
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the csv_state fixture
 
 keras = tfimport.keras()
 tf = tfimport.tensorflow()
@@ -219,43 +221,33 @@ def test_output_kind_must_be_a_model_format(trained: tuple[Any, Path], tmp_path:
 
 
 # --------------------------------------------------------------------------- CLI
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    env = os.environ | {"TF_CPP_MIN_LOG_LEVEL": "3"}
-    return subprocess.run(
-        [sys.executable, "-m", "csv_state_viewer.cli.main", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=300,
-    )
-
-
-def test_cli_apply_dry_run_then_write(trained: tuple[Any, Path], tmp_path: Path) -> None:
+def test_cli_apply_dry_run_then_write(
+    csv_state: CliRunner, trained: tuple[Any, Path], tmp_path: Path
+) -> None:
     source, path = trained
     model_file = tmp_path / "fresh.keras"
     build().save(model_file)
-    dry = run_cli("apply", str(path), str(model_file), "--dry-run")
+    dry = csv_state("apply", str(path), str(model_file), "--dry-run")
     assert dry.returncode == 0, dry.stderr
     assert "mlp/hidden/kernel" in dry.stdout and "match by name: 22 matched" in dry.stdout
     out = tmp_path / "resumed.keras"
-    done = run_cli("apply", str(path), str(model_file), "-o", str(out))
+    done = csv_state("apply", str(path), str(model_file), "-o", str(out))
     assert done.returncode == 0, done.stderr
     assert same_bits(weights_of(load_model(str(out))), weights_of(source))
-    again = run_cli("apply", str(path), str(model_file), "-o", str(out))
+    again = csv_state("apply", str(path), str(model_file), "-o", str(out))
     assert again.returncode == 2 and "already exists" in again.stderr
     for result in (dry, done, again):
         assert "Traceback" not in result.stdout + result.stderr
 
 
 def test_cli_apply_mismatch_exits_1_and_writes_nothing(
-    trained: tuple[Any, Path], tmp_path: Path
+    csv_state: CliRunner, trained: tuple[Any, Path], tmp_path: Path
 ) -> None:
     _, path = trained
     model_file = tmp_path / "other.keras"
     build(hidden=12).save(model_file)
     out = tmp_path / "never.keras"
-    result = run_cli("apply", str(path), str(model_file), "-o", str(out), "--json")
+    result = csv_state("apply", str(path), str(model_file), "-o", str(out), "--json")
     assert result.returncode == 1
     report = json.loads(result.stdout)
     assert report["ok"] is False
@@ -265,10 +257,10 @@ def test_cli_apply_mismatch_exits_1_and_writes_nothing(
 
 
 def test_cli_apply_refuses_to_overwrite_its_sources(
-    trained: tuple[Any, Path], tmp_path: Path
+    csv_state: CliRunner, trained: tuple[Any, Path], tmp_path: Path
 ) -> None:
     _, path = trained
     model_file = tmp_path / "m.keras"
     build().save(model_file)
-    result = run_cli("apply", str(path), str(model_file), "-o", str(model_file), "--force")
+    result = csv_state("apply", str(path), str(model_file), "-o", str(model_file), "--force")
     assert result.returncode == 2 and "refusing to overwrite a source" in result.stderr

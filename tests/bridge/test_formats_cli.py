@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ import pytest
 from csv_state_viewer import load_state, open_state, save_state
 from csv_state_viewer.bridge import tfimport
 from csv_state_viewer.bridge.kerasmodel import variable_value
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the csv_state fixture
 
 keras = tfimport.keras()
 tf = tfimport.tensorflow()
@@ -38,18 +41,6 @@ def values(model: Any) -> dict[str, bytes]:
     return {v.path.split("/", 1)[-1]: variable_value(v).tobytes() for v in variables}
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "csv_state_viewer.cli.main", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
-
-
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     model = build()
@@ -59,10 +50,12 @@ def trained(tmp_path_factory: pytest.TempPathFactory) -> tuple[Any, Path]:
     return model, folder
 
 
-def test_keras_file_to_csv_and_back_through_apply(trained: tuple[Any, Path]) -> None:
+def test_keras_file_to_csv_and_back_through_apply(
+    csv_state: CliRunner, trained: tuple[Any, Path]
+) -> None:
     model, folder = trained
     csv_path = folder / "state.csv"
-    converted = run_cli("convert", str(folder / "trained.keras"), str(csv_path), "--force")
+    converted = csv_state("convert", str(folder / "trained.keras"), str(csv_path), "--force")
     assert converted.returncode == 0, converted.stderr
     with open_state(csv_path) as state:
         roles = {e.name: e.metadata.get("role") for e in state.entries}
@@ -74,13 +67,15 @@ def test_keras_file_to_csv_and_back_through_apply(trained: tuple[Any, Path]) -> 
     fresh = folder / "fresh.keras"
     build().save(fresh)
     out = folder / "resumed.keras"
-    applied = run_cli("apply", str(csv_path), str(fresh), "-o", str(out), "--force")
+    applied = csv_state("apply", str(csv_path), str(fresh), "-o", str(out), "--force")
     assert applied.returncode == 0, applied.stdout + applied.stderr
     back = keras.saving.load_model(out)
     assert values(back) == values(model)
 
 
-def test_csv_to_checkpoint_without_a_model_keeps_every_name_and_bit(tmp_path: Path) -> None:
+def test_csv_to_checkpoint_without_a_model_keeps_every_name_and_bit(
+    csv_state: CliRunner, tmp_path: Path
+) -> None:
     tensors = {
         "dense/kernel": RNG.standard_normal((3, 4)).astype(np.float32),
         "optimizer/iteration": np.array(7, np.int64),
@@ -89,7 +84,7 @@ def test_csv_to_checkpoint_without_a_model_keeps_every_name_and_bit(tmp_path: Pa
     save_state(tmp_path / "s.csv", tensors)
     prefix = tmp_path / "ckpt" / "state"
     prefix.parent.mkdir()
-    result = run_cli("convert", str(tmp_path / "s.csv"), str(prefix))
+    result = csv_state("convert", str(tmp_path / "s.csv"), str(prefix))
     assert result.returncode == 0, result.stderr
     assert "tf-checkpoint" in result.stdout
     reader = tf.train.load_checkpoint(str(prefix))
@@ -101,13 +96,13 @@ def test_csv_to_checkpoint_without_a_model_keeps_every_name_and_bit(tmp_path: Pa
 
 
 def test_csv_to_model_checkpoint_restores_with_tf_train_checkpoint(
-    trained: tuple[Any, Path], tmp_path: Path
+    csv_state: CliRunner, trained: tuple[Any, Path], tmp_path: Path
 ) -> None:
     model, folder = trained
     csv_path = tmp_path / "state.csv"
-    assert run_cli("convert", str(folder / "trained.keras"), str(csv_path)).returncode == 0
+    assert csv_state("convert", str(folder / "trained.keras"), str(csv_path)).returncode == 0
     prefix = tmp_path / "model-ckpt"
-    result = run_cli(
+    result = csv_state(
         "convert", str(csv_path), str(prefix), "--model", str(folder / "trained.keras")
     )
     assert result.returncode == 0, result.stderr
@@ -119,27 +114,29 @@ def test_csv_to_model_checkpoint_restores_with_tf_train_checkpoint(
     assert values(target) == values(model)
 
 
-def test_model_destinations_need_a_model(tmp_path: Path) -> None:
+def test_model_destinations_need_a_model(csv_state: CliRunner, tmp_path: Path) -> None:
     save_state(tmp_path / "s.csv", {"w": np.zeros(2, np.float32)})
-    result = run_cli("convert", str(tmp_path / "s.csv"), str(tmp_path / "out.keras"))
+    result = csv_state("convert", str(tmp_path / "s.csv"), str(tmp_path / "out.keras"))
     assert result.returncode == 2
     assert "needs a model" in result.stderr
     assert not (tmp_path / "out.keras").exists()
 
 
-def test_info_reads_checkpoints_by_prefix_and_index(trained: tuple[Any, Path]) -> None:
+def test_info_reads_checkpoints_by_prefix_and_index(
+    csv_state: CliRunner, trained: tuple[Any, Path]
+) -> None:
     model, folder = trained
     prefix = str(folder / "native")
     tf.train.Checkpoint(model=model, optimizer=model.optimizer).write(prefix)
     for path in (prefix, prefix + ".index"):
-        result = run_cli("info", path)
+        result = csv_state("info", path)
         assert result.returncode == 0, result.stderr
         assert "hidden/kernel" in result.stdout
         assert ".ATTRIBUTES" not in result.stdout
 
 
-def test_formats_lists_the_tensorflow_formats() -> None:
-    result = run_cli("formats")
+def test_formats_lists_the_tensorflow_formats(csv_state: CliRunner) -> None:
+    result = csv_state("formats")
     for name in ("tf-checkpoint", "savedmodel", "keras", "keras-weights", "keras-h5"):
         assert name in result.stdout
 

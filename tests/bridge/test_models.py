@@ -4,7 +4,6 @@ a native checkpoint through CSV and back, and Keras safe mode."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,6 +15,8 @@ from csv_state_viewer import open_state, save_state
 from csv_state_viewer.bridge import tfimport
 from csv_state_viewer.bridge.apply import apply_state
 from csv_state_viewer.bridge.kerasmodel import model_tensors, variable_value
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the csv_state fixture
 
 keras = tfimport.keras()
 tf = tfimport.tensorflow()
@@ -93,19 +94,8 @@ def test_resume_is_exact_for_other_architectures(tmp_path: Path, kind: str, enco
     assert state_bits(resumed) == state_bits(original)
 
 
-def run_cli(*args: str) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [sys.executable, "-m", "csv_state_viewer.cli.main", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
-
-
 def test_native_checkpoint_to_csv_and_back_restores_with_tf_train_checkpoint(
+    csv_state: CliRunner,
     tmp_path: Path,
 ) -> None:
     model = cnn()
@@ -115,7 +105,7 @@ def test_native_checkpoint_to_csv_and_back_restores_with_tf_train_checkpoint(
     model.save(tmp_path / "cnn.keras")
 
     csv_path = tmp_path / "state.csv"
-    assert run_cli("convert", native, str(csv_path)).returncode == 0
+    assert csv_state("convert", native, str(csv_path)).returncode == 0
     with open_state(csv_path) as state:
         names = state.names()
     assert {v.path for v in model.weights} <= set(names)  # Keras's own variable paths
@@ -123,7 +113,7 @@ def test_native_checkpoint_to_csv_and_back_restores_with_tf_train_checkpoint(
 
     back = str(tmp_path / "back" / "ckpt")
     (tmp_path / "back").mkdir()
-    result = run_cli("convert", str(csv_path), back, "--model", str(tmp_path / "cnn.keras"))
+    result = csv_state("convert", str(csv_path), back, "--model", str(tmp_path / "cnn.keras"))
     assert result.returncode == 0, result.stderr
     target = cnn()
     target.optimizer.build(target.trainable_variables)
@@ -132,7 +122,7 @@ def test_native_checkpoint_to_csv_and_back_restores_with_tf_train_checkpoint(
     assert state_bits(target) == state_bits(model)
 
 
-def test_models_with_code_are_refused_unless_unsafe(tmp_path: Path) -> None:
+def test_models_with_code_are_refused_unless_unsafe(csv_state: CliRunner, tmp_path: Path) -> None:
     keras.utils.set_random_seed(2)
     inputs = keras.Input((3,), name="x")
     doubled = keras.layers.Lambda(lambda t: t * 2.0, name="double")(inputs)
@@ -142,14 +132,14 @@ def test_models_with_code_are_refused_unless_unsafe(tmp_path: Path) -> None:
     tensors = {v.path: variable_value(v) for v in model.weights}
     save_state(tmp_path / "w.csv", tensors)
     out = tmp_path / "out.keras"
-    refused = run_cli(
+    refused = csv_state(
         "apply", str(tmp_path / "w.csv"), str(tmp_path / "lambda.keras"), "-o", str(out)
     )
     assert refused.returncode == 2
     assert "Lambda" in refused.stderr and "--unsafe" in refused.stderr
     assert len(refused.stderr.strip().splitlines()) == 1
     assert not out.exists()
-    allowed = run_cli(
+    allowed = csv_state(
         "apply", str(tmp_path / "w.csv"), str(tmp_path / "lambda.keras"), "-o", str(out), "--unsafe"
     )
     assert allowed.returncode == 0, allowed.stderr

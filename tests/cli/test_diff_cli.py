@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import json
-import os
-import shutil
 import subprocess
-import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +12,8 @@ import pytest
 
 from csv_state_viewer import save_state
 
-EXE = shutil.which("csv-state", path=os.path.dirname(sys.executable)) or "csv-state"
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the csv_state fixture
+
 
 TENSORS: dict[str, np.ndarray] = {
     "dense/kernel": np.arange(12, dtype=np.float32).reshape(3, 4) / 7,
@@ -34,14 +33,6 @@ JSON_KEYS = {
     "nan_mismatches",
     "message",
 }
-
-
-def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run(
-        [EXE, *map(str, args)], capture_output=True, text=True, timeout=120, check=False
-    )
-    assert "Traceback" not in result.stdout + result.stderr
-    return result
 
 
 @pytest.fixture
@@ -73,11 +64,13 @@ def rows_by_name(stdout: str) -> dict[str, list[str]]:
     return rows
 
 
-def test_same_state_in_other_formats_exits_zero(good: Path, tmp_path: Path) -> None:
+def test_same_state_in_other_formats_exits_zero(
+    csv_state: CliRunner, good: Path, tmp_path: Path
+) -> None:
     for name, encoding in (("b64.csv", "base64"), ("same.npz", "text"), ("gz.csv.gz", "text")):
         other = tmp_path / name
         save_state(other, TENSORS, encoding)
-        result = run("diff", good, other)
+        result = csv_state("diff", good, other)
         assert result.returncode == 0, result.stderr
         assert result.stderr == ""
         assert set(rows_by_name(result.stdout)) == set(TENSORS)
@@ -85,8 +78,10 @@ def test_same_state_in_other_formats_exits_zero(good: Path, tmp_path: Path) -> N
         assert "3 tensors: 3 identical; the states are identical" in result.stdout
 
 
-def test_differences_exit_one_with_a_row_per_tensor(good: Path, changed: Path) -> None:
-    result = run("diff", good, changed)
+def test_differences_exit_one_with_a_row_per_tensor(
+    csv_state: CliRunner, good: Path, changed: Path
+) -> None:
+    result = csv_state("diff", good, changed)
     assert result.returncode == 1, result.stderr
     rows = rows_by_name(result.stdout)
     expected_max = 10.0 - float(TENSORS["dense/kernel"][1, 2])
@@ -98,7 +93,9 @@ def test_differences_exit_one_with_a_row_per_tensor(good: Path, changed: Path) -
     assert summary in result.stdout
 
 
-def test_shape_and_dtype_changes_show_both_sides(good: Path, tmp_path: Path) -> None:
+def test_shape_and_dtype_changes_show_both_sides(
+    csv_state: CliRunner, good: Path, tmp_path: Path
+) -> None:
     other = tmp_path / "other.csv"
     save_state(
         other,
@@ -108,7 +105,7 @@ def test_shape_and_dtype_changes_show_both_sides(good: Path, tmp_path: Path) -> 
             "step": TENSORS["step"],
         },
     )
-    result = run("diff", good, other)
+    result = csv_state("diff", good, other)
     assert result.returncode == 1
     rows = rows_by_name(result.stdout)
     assert rows["dense/kernel"][:2] == ["shape_differs", "[3,4]"]
@@ -116,8 +113,10 @@ def test_shape_and_dtype_changes_show_both_sides(good: Path, tmp_path: Path) -> 
     assert rows["dense/bias"][:5] == ["dtype_differs", "[4]", "float32", "->", "float64"]
 
 
-def test_json_output_parses_with_documented_keys(good: Path, changed: Path) -> None:
-    result = run("diff", good, changed, "--json")
+def test_json_output_parses_with_documented_keys(
+    csv_state: CliRunner, good: Path, changed: Path
+) -> None:
+    result = csv_state("diff", good, changed, "--json")
     assert result.returncode == 1
     document = json.loads(result.stdout)
     assert set(document) == {"a", "b", "identical", "tensors"}
@@ -138,18 +137,20 @@ def test_json_output_parses_with_documented_keys(good: Path, changed: Path) -> N
     assert by_name["extra"]["dtype_a"] is None
 
 
-def test_json_identical_exits_zero(good: Path) -> None:
-    result = run("diff", good, good, "--json")
+def test_json_identical_exits_zero(csv_state: CliRunner, good: Path) -> None:
+    result = csv_state("diff", good, good, "--json")
     assert result.returncode == 0
     assert json.loads(result.stdout)["identical"] is True
 
 
-def test_bad_row_is_reported_and_exits_one(good: Path, tmp_path: Path) -> None:
+def test_bad_row_is_reported_and_exits_one(
+    csv_state: CliRunner, good: Path, tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.csv"
     text = good.read_text().replace('"0,-0,nan,1"', '"0,-0,oops,1"')
     assert text != good.read_text()
     bad.write_text(text)
-    result = run("diff", good, bad)
+    result = csv_state("diff", good, bad)
     assert result.returncode == 1
     assert rows_by_name(result.stdout)["dense/bias"][0] == "unreadable"
     assert f"{bad}:3: 'dense/bias': bad float32 value 'oops'" in result.stdout
@@ -160,13 +161,13 @@ def test_bad_row_is_reported_and_exits_one(good: Path, tmp_path: Path) -> None:
     [(None, "no such file"), (b"\x00\x01\x02binary\xff" * 10, "binary file")],
 )
 def test_missing_or_binary_file_exits_two(
-    good: Path, tmp_path: Path, content: bytes | None, reason: str
+    csv_state: CliRunner, good: Path, tmp_path: Path, content: bytes | None, reason: str
 ) -> None:
     other = tmp_path / "other.csv"
     if content is not None:
         other.write_bytes(content)
     for args in ((good, other), (other, good)):
-        result = run("diff", *args)
+        result = csv_state("diff", *args)
         assert result.returncode == 2
         assert result.stdout == ""
         assert len(result.stderr.splitlines()) == 1
@@ -174,7 +175,7 @@ def test_missing_or_binary_file_exits_two(
         assert str(other) in result.stderr
 
 
-def test_usage_errors_exit_two(good: Path) -> None:
-    assert run("diff").returncode == 2
-    assert run("diff", good).returncode == 2
-    assert run("diff", good, good, "--bogus").returncode == 2
+def test_usage_errors_exit_two(csv_state: CliRunner, good: Path) -> None:
+    assert csv_state("diff").returncode == 2
+    assert csv_state("diff", good).returncode == 2
+    assert csv_state("diff", good, good, "--bogus").returncode == 2

@@ -1,0 +1,29 @@
+"""Fixtures shared by the test folders."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
+EXE = shutil.which("csv-state", path=os.path.dirname(sys.executable)) or "csv-state"
+
+
+@pytest.fixture
+def csv_state() -> CliRunner:
+    """Run the ``csv-state`` command as a user does; no output may carry a traceback."""
+
+    def run(*args: str | Path) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [EXE, *map(str, args)], capture_output=True, text=True, timeout=300, check=False
+        )
+        assert "Traceback" not in result.stdout + result.stderr
+        return result
+
+    return run
