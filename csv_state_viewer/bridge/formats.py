@@ -8,23 +8,26 @@ tensor a variable under its own name, or with ``model`` the model's own checkpoi
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable
 from typing import Any
 
-from csv_state_viewer.bridge import kerasfiles, tfcheckpoint
-from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.registry import Format, register_format
-from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors
 
 MODEL_OPTIONS = ("model", "match", "allow_partial", "unsafe")
 
 
-def _open_checkpoint(path: str, progress: Progress = NO_PROGRESS) -> State:
-    return tfcheckpoint.open_tf_checkpoint(path, progress)
+def _lazy(module: str, name: str) -> Callable[..., Any]:
+    """``csv_state_viewer.bridge.<module>.<name>``, imported on first call: importing
+    the package (to open a CSV) does not load the readers."""
 
+    def call(*args: Any, **kwargs: Any) -> Any:
+        found = importlib.import_module(f"csv_state_viewer.bridge.{module}")
+        return getattr(found, name)(*args, **kwargs)
 
-def _open_keras(path: str, progress: Progress = NO_PROGRESS) -> State:
-    return kerasfiles.open_keras_file(path, progress)
+    call.__name__ = call.__qualname__ = name
+    return call
 
 
 def _save_checkpoint(path: str, tensors: Tensors, **options: Any) -> int:
@@ -32,13 +35,11 @@ def _save_checkpoint(path: str, tensors: Tensors, **options: Any) -> int:
         return _save_model(path, tensors, **options)
     for key in MODEL_OPTIONS:
         options.pop(key, None)
-    return tfcheckpoint.save_tf_checkpoint(path, tensors, **options)
+    save: Callable[..., int] = _lazy("tfcheckpoint", "save_tf_checkpoint")
+    return save(path, tensors, **options)
 
 
-def _save_model(path: str, tensors: Tensors, **options: Any) -> int:
-    from csv_state_viewer.bridge.apply import save_into_model
-
-    return save_into_model(path, tensors, **options)
+_save_model: Callable[..., int] = _lazy("apply", "save_into_model")
 
 
 def register_all() -> None:
@@ -47,8 +48,8 @@ def register_all() -> None:
             name="tf-checkpoint",
             description="TensorFlow checkpoint (prefix, its .index file, or its folder)",
             extensions=(".index", ".ckpt"),
-            sniff=tfcheckpoint.looks_like_tf_checkpoint,
-            open=_open_checkpoint,
+            sniff=_lazy("tfcheckpoint", "looks_like_tf_checkpoint"),
+            open=_lazy("tfcheckpoint", "open_tf_checkpoint"),
             save=_save_checkpoint,
             save_options=MODEL_OPTIONS,
             writes_prefix=True,
@@ -59,8 +60,8 @@ def register_all() -> None:
             name="savedmodel",
             description="TensorFlow SavedModel folder (its variables)",
             extensions=(),
-            sniff=tfcheckpoint.looks_like_saved_model,
-            open=_open_checkpoint,
+            sniff=_lazy("tfcheckpoint", "looks_like_saved_model"),
+            open=_lazy("tfcheckpoint", "open_tf_checkpoint"),
         )
     )
     register_format(
@@ -68,8 +69,8 @@ def register_all() -> None:
             name="keras",
             description="Keras 3 model archive (.keras); writing needs --model",
             extensions=(".keras",),
-            sniff=kerasfiles.looks_like_keras,
-            open=_open_keras,
+            sniff=_lazy("kerasfiles", "looks_like_keras"),
+            open=_lazy("kerasfiles", "open_keras_file"),
             save=_save_model,
             save_options=MODEL_OPTIONS,
             needs_model=True,
@@ -80,8 +81,8 @@ def register_all() -> None:
             name="keras-weights",
             description="Keras 3 weights file (.weights.h5); writing needs --model",
             extensions=(".weights.h5",),
-            sniff=kerasfiles.looks_like_keras_h5,
-            open=_open_keras,
+            sniff=_lazy("kerasfiles", "looks_like_keras_h5"),
+            open=_lazy("kerasfiles", "open_keras_file"),
             save=_save_model,
             save_options=MODEL_OPTIONS,
             needs_model=True,
@@ -92,7 +93,7 @@ def register_all() -> None:
             name="keras-h5",
             description="legacy Keras HDF5 model or weights (.h5)",
             extensions=(".h5", ".hdf5"),
-            sniff=kerasfiles.looks_like_keras_h5,
-            open=_open_keras,
+            sniff=_lazy("kerasfiles", "looks_like_keras_h5"),
+            open=_lazy("kerasfiles", "open_keras_file"),
         )
     )

@@ -28,7 +28,7 @@ class Format:
     open: Opener | None = None
     save: Saver | None = None
     save_options: tuple[str, ...] = ()
-    fallback: bool = False  # tried after every other format (CSV: it reads any text)
+    fallback: bool = False  # unless its extension matches, tried last (CSV reads any text)
     needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
     writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
 
@@ -84,7 +84,7 @@ def format_for_reading(path: str) -> Format:
                 return fmt
         raise NotAStateError(path, "no such file or directory")
     head = _head(path)
-    by_extension = sorted(readable, key=lambda f: (f.fallback, not f.matches_extension(path)))
+    by_extension = sorted(readable, key=lambda f: (not f.matches_extension(path), f.fallback))
     for fmt in by_extension:
         if fmt.sniff(path, head):
             return fmt
