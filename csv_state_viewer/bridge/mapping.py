@@ -36,7 +36,6 @@ SLOT_ALIASES = {
     "vhat": "velocity_hat",
     "rms": "velocity",
     "mg": "average_gradient",
-    "accumulator": "accumulator",
 }
 SCALAR_ALIASES = {"iterations": "iteration", "iter": "iteration", "lr": "learning_rate"}
 
@@ -175,6 +174,7 @@ def _match_weights_by_name(
         for s in sources
     }
     depths = sorted({d for options in candidates.values() for d, _ in options})
+    by_name = {t.name: t for t in targets}
     pairs: dict[str, Slot] = {}
     hows: dict[str, str] = {}
     taken: set[str] = set()
@@ -186,7 +186,6 @@ def _match_weights_by_name(
             options = [t for d, t in candidates[source.name] if d == depth and t.name not in taken]
             if len(options) == 1:
                 wanted.setdefault(options[0].name, []).append(source.name)
-        by_name = {t.name: t for t in targets}
         for target_name, names in wanted.items():
             if len(names) == 1:
                 pairs[names[0]] = by_name[target_name]
