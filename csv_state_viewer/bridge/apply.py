@@ -175,9 +175,11 @@ def load_model(path: str, *, safe_mode: bool = True) -> Any:
     """
     if not os.path.exists(path):
         raise NotAStateError(path, "no such file")
+    if path.lower().endswith(".keras") and not _starts_with(path, b"PK\x03\x04"):
+        raise NotAStateError(path, "not a Keras .keras archive (not a zip file)")
     keras = tfimport.keras()
     try:
-        with warnings.catch_warnings():
+        with warnings.catch_warnings(), tfimport.quiet_native_stderr():
             # A model saved before its first training step has an unbuilt optimizer;
             # Keras warns that it cannot load those (absent) variables. apply builds it.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
@@ -187,6 +189,14 @@ def load_model(path: str, *, safe_mode: bool = True) -> Any:
         if safe_mode and "safe_mode" in reason:
             reason = "it contains code (a Lambda layer); use --unsafe if you trust this file"
         raise NotAStateError(path, f"cannot load a Keras model ({reason})") from None
+
+
+def _starts_with(path: str, magic: bytes) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            return handle.read(len(magic)) == magic
+    except OSError:
+        return False
 
 
 def output_kind(path: str) -> str:

@@ -67,7 +67,7 @@ def register_all() -> None:
     register_format(
         Format(
             name="keras",
-            description="Keras 3 model archive (.keras); writing needs --model",
+            description="Keras 3 model archive (.keras)",
             extensions=(".keras",),
             sniff=_lazy("kerasfiles", "looks_like_keras"),
             open=_lazy("kerasfiles", "open_keras_file"),
@@ -79,7 +79,7 @@ def register_all() -> None:
     register_format(
         Format(
             name="keras-weights",
-            description="Keras 3 weights file (.weights.h5); writing needs --model",
+            description="Keras 3 weights file (.weights.h5)",
             extensions=(".weights.h5",),
             sniff=_lazy("kerasfiles", "looks_like_keras_h5"),
             open=_lazy("kerasfiles", "open_keras_file"),

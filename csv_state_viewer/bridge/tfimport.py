@@ -19,7 +19,9 @@ _lock = threading.Lock()
 
 
 @contextlib.contextmanager
-def _captured_stderr() -> Iterator[None]:
+def quiet_native_stderr(*, replay_on_error: bool = False) -> Iterator[None]:
+    """Capture what native code writes to fd 2 (TensorFlow's device probing, oneDNN
+    banners); with ``replay_on_error`` it is shown if the block raises."""
     try:
         sys.stderr.flush()
         saved = os.dup(2)
@@ -31,9 +33,10 @@ def _captured_stderr() -> Iterator[None]:
         try:
             yield
         except BaseException:
-            os.dup2(saved, 2)
-            sink.seek(0)
-            sys.stderr.write(sink.read().decode(errors="replace"))
+            if replay_on_error:
+                os.dup2(saved, 2)
+                sink.seek(0)
+                sys.stderr.write(sink.read().decode(errors="replace"))
             raise
         finally:
             os.dup2(saved, 2)
@@ -45,7 +48,7 @@ def _import(name: str) -> ModuleType:
         return sys.modules[name]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with _lock, _captured_stderr():
+    with _lock, quiet_native_stderr(replay_on_error=True):
         __import__(name)
     return sys.modules[name]
 

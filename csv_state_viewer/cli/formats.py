@@ -22,7 +22,7 @@ def run(args: argparse.Namespace) -> int:
                 fmt.name,
                 " ".join(fmt.extensions),
                 "yes" if fmt.open else "no",
-                "yes" if fmt.save else "no",
+                ("with --model" if fmt.needs_model else "yes") if fmt.save else "no",
                 fmt.description,
             ]
         )

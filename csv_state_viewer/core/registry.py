@@ -85,8 +85,13 @@ def format_for_reading(path: str) -> Format:
         raise NotAStateError(path, "no such file or directory")
     head = _head(path)
     by_extension = sorted(readable, key=lambda f: (not f.matches_extension(path), f.fallback))
+    claimed = [f for f in readable if f.matches_extension(path) and not f.fallback]
     for fmt in by_extension:
         if fmt.sniff(path, head):
+            if fmt.fallback and claimed:
+                # model.keras holding text: say what it is not, not what CSV misses.
+                kinds = " or ".join(f.description for f in claimed)
+                raise NotAStateError(path, f"its content is not a {kinds}")
             return fmt
     names = ", ".join(f.name for f in readable)
     raise NotAStateError(path, f"not a training state in any known format ({names})")

@@ -229,6 +229,7 @@ def test_cli_apply_dry_run_then_write(
     build().save(model_file)
     dry = csv_state("apply", str(path), str(model_file), "--dry-run")
     assert dry.returncode == 0, dry.stderr
+    assert dry.stderr == ""  # no TensorFlow start-up or device-probing chatter
     assert "mlp/hidden/kernel" in dry.stdout and "match by name: 22 matched" in dry.stdout
     out = tmp_path / "resumed.keras"
     done = csv_state("apply", str(path), str(model_file), "-o", str(out))
@@ -254,6 +255,17 @@ def test_cli_apply_mismatch_exits_1_and_writes_nothing(
     assert {r["status"] for r in report["rows"]} >= {"shape mismatch", "matched"}
     assert "nothing written" in result.stderr and "Traceback" not in result.stderr
     assert not out.exists()
+
+
+def test_cli_apply_names_a_model_file_that_is_not_an_archive(
+    csv_state: CliRunner, trained: tuple[Any, Path], tmp_path: Path
+) -> None:
+    _, path = trained
+    fake = tmp_path / "fake.keras"
+    fake.write_text("not a zip")
+    result = csv_state("apply", str(path), str(fake), "-o", str(tmp_path / "o.keras"))
+    assert result.returncode == 2
+    assert result.stderr == f"csv-state: {fake}: not a Keras .keras archive (not a zip file)\n"
 
 
 def test_cli_apply_refuses_to_overwrite_its_sources(

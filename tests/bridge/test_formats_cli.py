@@ -157,3 +157,24 @@ def test_opening_a_csv_still_does_not_import_tensorflow(tmp_path: Path) -> None:
         env=os.environ,
     )
     assert out.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize(
+    ("name", "what"),
+    [
+        ("model.keras", "a Keras 3 model archive (.keras)"),
+        (
+            "model.weights.h5",
+            "a Keras 3 weights file (.weights.h5) or legacy Keras HDF5 model or weights (.h5)",
+        ),
+        ("state.npz", "a NumPy .npz archive of named arrays"),
+    ],
+)
+def test_a_file_whose_content_is_not_its_extension_says_so(
+    csv_state: CliRunner, tmp_path: Path, name: str, what: str
+) -> None:
+    path = tmp_path / name
+    path.write_text("hello\n")  # not the CSV reader's "no recognisable columns"
+    result = csv_state("info", path)
+    assert result.returncode == 2
+    assert result.stderr == f"csv-state: {path}: its content is not {what}\n"
