@@ -11,6 +11,9 @@ from pathlib import Path
 
 import pytest
 
+# Qt tests run headless; set before pytest-qt creates the QApplication.
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 EXE = shutil.which("csv-state", path=os.path.dirname(sys.executable)) or "csv-state"
 

@@ -1,0 +1,236 @@
+"""Statistics and histograms of tensors, computed in chunks so they can be cancelled.
+
+Everything is measured in float64 over the finite values; NaN and ±Inf are counted and
+left out of min/max/mean/std/L2 and out of every histogram bin. Complex tensors are
+measured by magnitude, booleans as 0/1.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+
+CHUNK = 1 << 20  # elements widened to float64 at a time
+MAX_AUTO_BINS = 1024
+
+
+@dataclass(frozen=True)
+class TensorStats:
+    """Statistics of one tensor, or of several taken together (:func:`combine`)."""
+
+    count: int  # all elements
+    finite: int
+    nan: int
+    posinf: int
+    neginf: int
+    zeros: int
+    min: float | None  # None when no value is finite
+    max: float | None
+    mean: float | None
+    m2: float  # sum of squared deviations from the mean (finite values)
+    sumsq: float  # sum of squares (finite values)
+
+    @property
+    def inf(self) -> int:
+        return self.posinf + self.neginf
+
+    @property
+    def std(self) -> float | None:
+        """Population standard deviation of the finite values."""
+        return math.sqrt(self.m2 / self.finite) if self.finite else None
+
+    @property
+    def l2(self) -> float:
+        return math.sqrt(self.sumsq)
+
+    @property
+    def zeros_percent(self) -> float:
+        return 100.0 * self.zeros / self.count if self.count else 0.0
+
+
+EMPTY = TensorStats(0, 0, 0, 0, 0, 0, None, None, None, 0.0, 0.0)
+
+
+def as_real(array: np.ndarray) -> np.ndarray:
+    """The values statistics are taken of: magnitudes for complex, 0/1 for bool."""
+    array = np.asarray(array)
+    if array.dtype.kind == "c":
+        return np.abs(array)
+    if array.dtype.kind == "b":
+        return array.astype(np.uint8)
+    if array.dtype.kind not in "iuf":  # ml_dtypes (bfloat16, float8...) widen exactly
+        return array.astype(np.float32)
+    return array
+
+
+def _chunks(flat: np.ndarray) -> range:
+    return range(0, flat.size, CHUNK)
+
+
+def tensor_stats(array: np.ndarray, progress: Progress = NO_PROGRESS) -> TensorStats:
+    """Statistics of ``array``; reports progress in elements and honours cancellation."""
+    flat = as_real(array).reshape(-1)
+    total = EMPTY
+    for start in _chunks(flat):
+        check_cancelled(progress)
+        total = combine([total, _chunk_stats(flat[start : start + CHUNK])])
+        progress.report(min(start + CHUNK, flat.size), flat.size)
+    return total
+
+
+def _chunk_stats(chunk: np.ndarray) -> TensorStats:
+    values = chunk.astype(np.float64, copy=False)
+    zeros = int(np.count_nonzero(values == 0))
+    finite_mask = np.isfinite(values)
+    finite = values[finite_mask] if not finite_mask.all() else values
+    nan = int(np.count_nonzero(np.isnan(values))) if finite.size != values.size else 0
+    posinf = int(np.count_nonzero(values == np.inf)) if finite.size != values.size else 0
+    neginf = values.size - finite.size - nan - posinf
+    if finite.size == 0:
+        return TensorStats(values.size, 0, nan, posinf, neginf, zeros, None, None, None, 0.0, 0.0)
+    mean = float(finite.mean())
+    deviations = finite - mean
+    return TensorStats(
+        count=values.size,
+        finite=finite.size,
+        nan=nan,
+        posinf=posinf,
+        neginf=neginf,
+        zeros=zeros,
+        min=float(finite.min()),
+        max=float(finite.max()),
+        mean=mean,
+        m2=float(np.dot(deviations, deviations)),
+        sumsq=float(np.dot(finite, finite)),
+    )
+
+
+def combine(parts: Sequence[TensorStats]) -> TensorStats:
+    """Statistics of the union of the parts (Chan's parallel variance update)."""
+    count = finite = nan = posinf = neginf = zeros = 0
+    low: float | None = None
+    high: float | None = None
+    mean = m2 = sumsq = 0.0
+    for part in parts:
+        count += part.count
+        nan += part.nan
+        posinf += part.posinf
+        neginf += part.neginf
+        zeros += part.zeros
+        sumsq += part.sumsq
+        if not part.finite or part.mean is None:
+            continue
+        assert part.min is not None and part.max is not None
+        low = part.min if low is None else min(low, part.min)
+        high = part.max if high is None else max(high, part.max)
+        joined = finite + part.finite
+        delta = part.mean - mean
+        mean += delta * part.finite / joined
+        m2 += part.m2 + delta * delta * finite * part.finite / joined
+        finite = joined
+    return TensorStats(
+        count, finite, nan, posinf, neginf, zeros, low, high, mean if finite else None, m2, sumsq
+    )
+
+
+# --------------------------------------------------------------------- histograms
+def auto_bins(count: int) -> int:
+    """Default number of bins: ``min(1024, sqrt(N))``, at least 1."""
+    return max(1, min(MAX_AUTO_BINS, math.isqrt(max(count, 1))))
+
+
+@dataclass(frozen=True)
+class Series:
+    """One tensor's counts over the shared edges, and what was left out of them."""
+
+    label: str
+    counts: np.ndarray  # int64, len(edges) - 1
+    finite: int
+    nan: int
+    posinf: int
+    neginf: int
+    constant: float | None  # the value, when every finite value is the same
+
+
+@dataclass(frozen=True)
+class Histogram:
+    edges: np.ndarray  # float64, shared by every series
+    series: list[Series]
+
+    @property
+    def bins(self) -> int:
+        return len(self.edges) - 1
+
+
+def value_range(arrays: Sequence[np.ndarray]) -> tuple[float, float] | None:
+    """(min, max) over the finite values of every array, or None when there are none."""
+    low = high = None
+    for array in arrays:
+        values = as_real(array).reshape(-1)
+        for start in _chunks(values):
+            chunk = values[start : start + CHUNK]
+            if chunk.dtype.kind == "f":
+                chunk = chunk[np.isfinite(chunk)]
+            if chunk.size:
+                lo, hi = float(chunk.min()), float(chunk.max())
+                low = lo if low is None else min(low, lo)
+                high = hi if high is None else max(high, hi)
+    return None if low is None or high is None else (low, high)
+
+
+def histogram_edges(low: float, high: float, bins: int) -> np.ndarray:
+    """``bins`` equal bins over [low, high]; a single value gets a unit-wide bin around it."""
+    if high <= low:
+        half = max(abs(low) * 1e-3, 0.5) if low != 0 else 0.5
+        low, high = low - half, low + half
+    return np.linspace(low, high, bins + 1)
+
+
+def histogram(
+    arrays: Sequence[np.ndarray],
+    labels: Sequence[str],
+    bins: int | None = None,
+    progress: Progress = NO_PROGRESS,
+) -> Histogram:
+    """Histograms of the finite values of ``arrays`` over shared equal-width edges.
+
+    ``bins=None`` picks :func:`auto_bins` of the largest array. The counts equal
+    ``numpy.histogram(finite_values, bins=histogram.edges)``.
+    """
+    largest = max((np.asarray(a).size for a in arrays), default=0)
+    bins = bins or auto_bins(largest)
+    span = value_range(arrays)
+    low, high = span if span is not None else (0.0, 0.0)
+    edges = histogram_edges(low, high, bins)
+    total = sum(np.asarray(a).size for a in arrays) or 1
+    done = 0
+    series = []
+    for array, label in zip(arrays, labels, strict=True):
+        values = as_real(array).reshape(-1)
+        counts = np.zeros(bins, dtype=np.int64)
+        finite = nan = posinf = 0
+        lo = hi = None
+        for start in _chunks(values):
+            check_cancelled(progress)
+            chunk = values[start : start + CHUNK]
+            if chunk.dtype.kind == "f":
+                nan += int(np.count_nonzero(np.isnan(chunk)))
+                posinf += int(np.count_nonzero(chunk == np.inf))
+                chunk = chunk[np.isfinite(chunk)]
+            if chunk.size:
+                # bins + range takes NumPy's uniform fast path; its edges are these edges
+                counts += np.histogram(chunk, bins=bins, range=(edges[0], edges[-1]))[0]
+                lo = min(lo, chunk.min()) if lo is not None else chunk.min()
+                hi = max(hi, chunk.max()) if hi is not None else chunk.max()
+            finite += chunk.size
+            done += min(CHUNK, values.size - start)
+            progress.report(done, total)
+        neginf = values.size - finite - nan - posinf
+        constant = float(lo) if lo is not None and lo == hi else None
+        series.append(Series(label, counts, finite, nan, posinf, neginf, constant))
+    return Histogram(edges, series)

@@ -1,0 +1,172 @@
+"""The tree of tensors a viewer shows: one root per open state, grouped by name scope.
+
+Names are split on ``/`` into scopes (``sequential/dense/kernel`` → ``sequential`` →
+``dense`` → ``kernel``). An optimizer slot whose metadata names the variable it belongs
+to (``slot_of``) hangs under that variable's node, labelled by its slot (``momentum``);
+slots of variables the state lacks stay in their own scope. Bad rows keep their place
+(a nameless one is labelled by its line) and carry their error.
+
+The tree is plain Python: Qt models adapt it, the CLI could print it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from csv_state_viewer.core.state import State, TensorEntry
+
+FILE = "file"
+GROUP = "group"
+TENSOR = "tensor"
+
+
+@dataclass(eq=False)
+class Node:
+    """A file, a name scope or a tensor. Tensor nodes may have slot children."""
+
+    kind: str
+    label: str
+    parent: Node | None = None
+    children: list[Node] = field(default_factory=list)
+    entry: TensorEntry | None = None
+    state: State | None = None
+    slot: str | None = None  # for an optimizer slot under its variable: "momentum", ...
+    read_error: str | None = None  # a data error found when the tensor was read
+    diff: Any = None  # a TensorDiff when the file is compared with another state
+
+    @property
+    def name(self) -> str:
+        """A tensor's full name; a scope's path; a file's path."""
+        if self.entry is not None:
+            return self.entry.name
+        if self.kind == FILE:
+            return self.state.path if self.state is not None else self.label
+        parts = []
+        node: Node | None = self
+        while node is not None and node.kind == GROUP:
+            parts.append(node.label)
+            node = node.parent
+        return "/".join(reversed(parts))
+
+    @property
+    def error(self) -> str | None:
+        if self.entry is not None and self.entry.error is not None:
+            return self.entry.error
+        return self.read_error
+
+    @property
+    def row(self) -> int:
+        """Position among the parent's children (0 for roots)."""
+        if self.parent is None:
+            return 0
+        return self.parent.children.index(self)
+
+    def root(self) -> Node:
+        node = self
+        while node.parent is not None:
+            node = node.parent
+        return node
+
+    def add(self, child: Node) -> Node:
+        child.parent = self
+        self.children.append(child)
+        return child
+
+    def tensors(self) -> Iterator[Node]:
+        """This node (if a tensor) and every tensor below it, in tree order."""
+        if self.kind == TENSOR:
+            yield self
+        for child in self.children:
+            yield from child.tensors()
+
+    def find(self, name: str) -> Node | None:
+        """The tensor node of ``name`` below this node, or None."""
+        return next((n for n in self.tensors() if n.name == name), None)
+
+
+@dataclass(frozen=True)
+class Totals:
+    """Aggregated counts of a file or scope node."""
+
+    tensors: int
+    parameters: int
+    nbytes: int
+    errors: int
+    optimizer: int  # tensors whose role is optimizer state
+
+
+def totals(node: Node) -> Totals:
+    tensors = parameters = nbytes = errors = optimizer = 0
+    for leaf in node.tensors():
+        tensors += 1
+        if leaf.error is not None:
+            errors += 1
+        if leaf.entry is not None:
+            parameters += leaf.entry.size
+            nbytes += leaf.entry.nbytes
+            if leaf.entry.metadata.get("role") == "optimizer":
+                optimizer += 1
+    return Totals(tensors, parameters, nbytes, errors, optimizer)
+
+
+def build_tree(state: State, label: str | None = None) -> Node:
+    """The tree of ``state``: a file node whose descendants are its scopes and tensors."""
+    root = Node(FILE, label or state.path, state=state)
+    scopes: dict[tuple[str, ...], Node] = {(): root}
+    variables: dict[str, Node] = {}
+    slots: list[Node] = []
+
+    def scope(parts: tuple[str, ...]) -> Node:
+        node = scopes.get(parts)
+        if node is None:
+            node = scope(parts[:-1]).add(Node(GROUP, parts[-1], state=state))
+            scopes[parts] = node
+        return node
+
+    for entry in state.entries:
+        node = Node(TENSOR, entry.name, entry=entry, state=state)
+        owner = entry.metadata.get("slot_of") if entry.ok else None
+        if isinstance(owner, str) and owner:
+            node.slot = str(entry.metadata.get("slot") or entry.name.rsplit("/", 1)[-1])
+            slots.append(node)
+            continue
+        parts = tuple(p for p in entry.name.split("/") if p) if entry.name else ()
+        if not parts:
+            where = f"line {entry.line}" if entry.line is not None else "no name"
+            node.label = entry.name or f"({where})"
+            root.add(node)
+            continue
+        node.label = parts[-1]
+        scope(parts[:-1]).add(node)
+        variables.setdefault(entry.name, node)
+
+    for node in slots:
+        assert node.entry is not None
+        owner_node = variables.get(str(node.entry.metadata["slot_of"]))
+        if owner_node is not None:
+            node.label = node.slot or node.label
+            owner_node.add(node)
+        else:
+            parts = tuple(p for p in node.entry.name.split("/") if p)
+            node.label = parts[-1] if parts else node.entry.name
+            scope(parts[:-1]).add(node)
+    return root
+
+
+def name_matches(name: str, pattern: str) -> bool:
+    """Filter test of the viewer: a glob when ``pattern`` has ``*?[``, else a substring.
+
+    Case-insensitive; a glob matches the whole name or any ``/``-suffix of it, so
+    ``*kernel`` and ``dense*/kernel`` both find ``sequential/dense/kernel``.
+    """
+    pattern = pattern.strip().lower()
+    if not pattern:
+        return True
+    name = name.lower()
+    if not any(c in pattern for c in "*?["):
+        return pattern in name
+    parts = name.split("/")
+    return any(fnmatch.fnmatchcase("/".join(parts[i:]), pattern) for i in range(len(parts)))

@@ -1,0 +1,40 @@
+"""Errors shown to the user: a short message, the details behind a button."""
+
+from __future__ import annotations
+
+import traceback
+
+from PySide6.QtWidgets import QMessageBox, QWidget
+
+from csv_state_viewer.core.errors import BadRowsError, CsvStateError
+
+
+def describe(error: BaseException) -> tuple[str, str]:
+    """(one-line message, details) for an exception.
+
+    The library's own errors already say what went wrong in one line; anything else is
+    unexpected and its traceback goes into the details.
+    """
+    if isinstance(error, BadRowsError):
+        return str(error).splitlines()[0], str(error)
+    if isinstance(error, CsvStateError | OSError):
+        text = str(error)
+        return text.splitlines()[0] if text else type(error).__name__, text
+    details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return f"Unexpected error: {type(error).__name__}: {error}", details
+
+
+def error_box(parent: QWidget | None, title: str, message: str, details: str = "") -> QMessageBox:
+    """A non-blocking error dialog (shown, not exec'd, so tests and workers never block)."""
+    box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok)
+    box.setParent(parent, box.windowFlags())
+    if details and details != message:
+        box.setDetailedText(details)
+    box.setObjectName("error_box")
+    box.show()
+    return box
+
+
+def show_error(parent: QWidget | None, title: str, error: BaseException) -> QMessageBox:
+    message, details = describe(error)
+    return error_box(parent, title, message, details)

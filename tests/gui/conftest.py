@@ -1,0 +1,62 @@
+"""Fixtures of the viewer's tests: isolated settings, a context whose workers must stop."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PySide6.QtCore import QSettings, QThreadPool
+
+from csv_state_viewer.core.api import save_state
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.settings import Settings
+
+SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    """Settings in a private INI file, so tests never touch the user's."""
+    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+
+
+@pytest.fixture
+def context(qapp: object, settings: Settings) -> Iterator[ViewerContext]:
+    """A pane context; at teardown every worker must have stopped."""
+    ctx = ViewerContext(settings)
+    yield ctx
+    assert ctx.shutdown(), "a worker did not stop"
+    assert ctx.runner.pool.activeThreadCount() == 0
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+@pytest.fixture
+def small_state(tmp_path: Path) -> Path:
+    """A CSV state with scopes, an optimizer slot, a NaN/Inf tensor and a constant one."""
+    rng = np.random.default_rng(7)
+    kernel = rng.standard_normal((16, 8)).astype(np.float32)
+    special = rng.standard_normal(100).astype(np.float32)
+    special[[3, 10]] = np.nan
+    special[20] = np.inf
+    special[21] = -np.inf
+    tensors = {
+        "model/dense/kernel": kernel,
+        "model/dense/bias": np.zeros(8, np.float32),
+        "model/conv/kernel": rng.standard_normal((3, 3, 2, 4)).astype(np.float32),
+        "model/special": special,
+        "optimizer/adam/dense_kernel_m": (kernel * 0.1).astype(np.float32),
+        "optimizer/iteration": np.array(12, np.int64),
+    }
+    metadata = {
+        "optimizer/adam/dense_kernel_m": {
+            "role": "optimizer",
+            "slot_of": "model/dense/kernel",
+            "slot": "m",
+        },
+        "optimizer/iteration": {"role": "optimizer"},
+    }
+    path = tmp_path / "small.csv"
+    save_state(path, tensors, metadata=metadata)
+    return path
