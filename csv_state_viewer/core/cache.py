@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+
 import numpy as np
 
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
@@ -82,4 +83,3 @@ class TensorCache:
             total -= array.nbytes
             if key not in self._stats:
                 self._states.pop(key, None)
-
