@@ -30,7 +30,9 @@ class Settings:
         value = self.store.value("recent_files", [])
         if isinstance(value, str):
             value = [value]
-        return [str(v) for v in (value or []) if v]
+        if not isinstance(value, list | tuple):
+            return []
+        return [str(v) for v in value if v]
 
     def add_recent(self, path: str) -> list[str]:
         path = os.path.abspath(path)
@@ -45,7 +47,7 @@ class Settings:
     def bins(self) -> int:
         """Histogram bins; 0 means automatic."""
         try:
-            return max(0, int(self.store.value("histogram/bins", 0)))  # type: ignore[arg-type]
+            return max(0, int(str(self.store.value("histogram/bins", 0))))
         except (TypeError, ValueError):
             return 0
 
