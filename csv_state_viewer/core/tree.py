@@ -36,6 +36,7 @@ class Node:
     slot: str | None = None  # for an optimizer slot under its variable: "momentum", ...
     read_error: str | None = None  # a data error found when the tensor was read
     diff: Any = None  # a TensorDiff when the file is compared with another state
+    position: int = 0  # index among the parent's children, kept by add()
 
     @property
     def name(self) -> str:
@@ -60,9 +61,7 @@ class Node:
     @property
     def row(self) -> int:
         """Position among the parent's children (0 for roots)."""
-        if self.parent is None:
-            return 0
-        return self.parent.children.index(self)
+        return self.position if self.parent is not None else 0
 
     def root(self) -> Node:
         node = self
@@ -72,6 +71,7 @@ class Node:
 
     def add(self, child: Node) -> Node:
         child.parent = self
+        child.position = len(self.children)
         self.children.append(child)
         return child
 

@@ -122,6 +122,10 @@ class TaskRunner(QObject):
     def running(self, key: str) -> bool:
         return key in self._current
 
+    def running_keys(self, prefix: str = "") -> list[str]:
+        """Keys of the current tasks that start with ``prefix``."""
+        return [key for key in self._current if key.startswith(prefix)]
+
     def cancel(self, key: str) -> None:
         job = self._current.pop(key, None)
         if job is not None:

@@ -1,0 +1,241 @@
+"""The Qt item model of the tensor tree: a thin adapter over core.tree nodes.
+
+One root row per open file. Internal pointers are the core :class:`Node` objects, which
+the model keeps alive through :attr:`roots`. The model never opens dialogs or prints.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
+from PySide6.QtGui import QBrush, QColor
+from PySide6.QtWidgets import QApplication, QStyle
+
+from csv_state_viewer.cli.output import human_bytes, shape_text
+from csv_state_viewer.core.tree import FILE, TENSOR, Node, Totals, totals
+
+NAME, SHAPE, DTYPE, PARAMETERS, SIZE, DIFFERENCE = range(6)
+HEADERS = ("Name", "Shape", "Dtype", "Parameters", "Size", "Difference")
+NODE_ROLE = Qt.ItemDataRole.UserRole + 1  # the core Node of a row
+SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts numerically
+
+Index = QModelIndex | QPersistentModelIndex
+_PROBLEM = QColor("#c62828")
+
+
+def diff_text(diff: Any) -> str:
+    """One cell's summary of a core.diff.TensorDiff."""
+    if diff is None:
+        return ""
+    status = diff.status
+    if status in ("different", "dtype_differs"):
+        parts = []
+        if diff.max_abs_diff is not None:
+            parts.append(f"max |Δ| {diff.max_abs_diff:.3g}")
+        if diff.rel_l2 is not None and math.isfinite(diff.rel_l2):
+            parts.append(f"rel L2 {diff.rel_l2:.3g}")
+        prefix = "dtype differs: " if status == "dtype_differs" else ""
+        return prefix + (", ".join(parts) or "different")
+    if status == "shape_differs":
+        return f"shape {shape_text(diff.shape_a)} vs {shape_text(diff.shape_b)}"
+    return {"only_in_a": "only in this file", "only_in_b": "only in the other"}.get(
+        status, status.replace("_", " ")
+    )
+
+
+class TensorTreeModel(QAbstractItemModel):
+    def __init__(self, parent: Any = None) -> None:
+        super().__init__(parent)
+        self.roots: list[Node] = []
+        self._group_diffs: dict[int, str] = {}
+        self._totals: dict[int, Totals] = {}
+
+    # ------------------------------------------------------------------ editing
+    def add_root(self, root: Node) -> QModelIndex:
+        row = len(self.roots)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.roots.append(root)
+        self.endInsertRows()
+        return self.index(row, 0)
+
+    def remove_root(self, root: Node) -> None:
+        row = self.roots.index(root)
+        self.beginRemoveRows(QModelIndex(), row, row)
+        del self.roots[row]
+        self.endRemoveRows()
+        self._totals.clear()
+        self._group_diffs.clear()
+
+    def refresh(self, node: Node | None = None) -> None:
+        """Tell views a node (and its ancestors) or everything changed."""
+        self._group_diffs.clear()
+        self._totals.clear()
+        last = len(HEADERS) - 1
+        if node is None:
+            if self.roots:
+                self._changed_below(QModelIndex())
+            return
+        while node is not None:
+            index = self.index_of(node)
+            self.dataChanged.emit(index, index.siblingAtColumn(last))
+            node = node.parent
+
+    def _changed_below(self, parent: QModelIndex) -> None:
+        rows = self.rowCount(parent)
+        if rows == 0:
+            return
+        self.dataChanged.emit(
+            self.index(0, 0, parent), self.index(rows - 1, len(HEADERS) - 1, parent)
+        )
+        for row in range(rows):
+            self._changed_below(self.index(row, 0, parent))
+
+    def index_of(self, node: Node, column: int = 0) -> QModelIndex:
+        if node.parent is None:
+            if node not in self.roots:
+                return QModelIndex()
+            return self.createIndex(self.roots.index(node), column, node)
+        return self.createIndex(node.row, column, node)
+
+    @staticmethod
+    def node(index: Index) -> Node | None:
+        return index.internalPointer() if index.isValid() else None  # type: ignore[no-any-return]
+
+    # -------------------------------------------------------------- structure
+    def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
+        if not self.hasIndex(row, column, parent):
+            return QModelIndex()
+        children = self.roots if not parent.isValid() else self._children(parent)
+        return self.createIndex(row, column, children[row])
+
+    def parent(self, index: Index = QModelIndex()) -> QModelIndex:  # type: ignore[override]  # noqa: B008
+        node = self.node(index)
+        if node is None or node.parent is None:
+            return QModelIndex()
+        return self.index_of(node.parent)
+
+    def rowCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        if not parent.isValid():
+            return len(self.roots)
+        if parent.column() != 0:
+            return 0
+        return len(self._children(parent))
+
+    def columnCount(self, parent: Index = QModelIndex()) -> int:  # noqa: B008, N802
+        return len(HEADERS)
+
+    def _children(self, index: Index) -> list[Node]:
+        node = self.node(index)
+        return node.children if node is not None else self.roots
+
+    def headerData(  # noqa: N802
+        self, section: int, orientation: Qt.Orientation, role: int = Qt.ItemDataRole.DisplayRole
+    ) -> Any:
+        if orientation == Qt.Orientation.Horizontal and role == Qt.ItemDataRole.DisplayRole:
+            return HEADERS[section]
+        return None
+
+    def flags(self, index: Index) -> Qt.ItemFlag:
+        if not index.isValid():
+            return Qt.ItemFlag.NoItemFlags
+        return Qt.ItemFlag.ItemIsEnabled | Qt.ItemFlag.ItemIsSelectable
+
+    # ------------------------------------------------------------------- data
+    def data(self, index: Index, role: int = Qt.ItemDataRole.DisplayRole) -> Any:
+        node = self.node(index)
+        if node is None:
+            return None
+        column = index.column()
+        if role == Qt.ItemDataRole.DisplayRole:
+            return self._display(node, column)
+        if role == NODE_ROLE:
+            return node
+        if role == SORT_ROLE:
+            return self._sort_key(node, column)
+        if role == Qt.ItemDataRole.ToolTipRole:
+            return self._tooltip(node)
+        if role == Qt.ItemDataRole.DecorationRole and column == NAME:
+            return self._icon(node)
+        if role == Qt.ItemDataRole.ForegroundRole:
+            if node.error is not None or (column == DIFFERENCE and self._differs(node)):
+                return QBrush(_PROBLEM)
+            return None
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (PARAMETERS, SIZE):
+            return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
+        return None
+
+    def _display(self, node: Node, column: int) -> str:
+        if column == NAME:
+            return node.label
+        entry = node.entry
+        if node.kind != TENSOR or entry is None:
+            if column == PARAMETERS:
+                return f"{self._totals_of(node).parameters:,}"
+            if column == SIZE:
+                return human_bytes(self._totals_of(node).nbytes)
+            if column == DIFFERENCE:
+                return self._group_diff(node)
+            return ""
+        if column == SHAPE:
+            return shape_text(entry.shape) if entry.shape is not None else ""
+        if column == DTYPE:
+            return str(entry.dtype) if entry.dtype is not None else ""
+        if column == PARAMETERS:
+            return f"{entry.size:,}" if entry.shape is not None else ""
+        if column == SIZE:
+            return human_bytes(entry.nbytes) if entry.dtype is not None else ""
+        return diff_text(node.diff)
+
+    def _sort_key(self, node: Node, column: int) -> Any:
+        entry = node.entry
+        if column == NAME:
+            return node.label.lower()
+        if column in (SHAPE, PARAMETERS):
+            return entry.size if entry is not None else self._totals_of(node).parameters
+        if column == SIZE:
+            return entry.nbytes if entry is not None else self._totals_of(node).nbytes
+        if column == DIFFERENCE:
+            value = getattr(node.diff, "max_abs_diff", None)
+            return value if value is not None and math.isfinite(value) else -1.0
+        return self._display(node, column)
+
+    def _tooltip(self, node: Node) -> str:
+        if node.error is not None:
+            return node.error
+        if node.kind == FILE and node.state is not None and node.state.errors:
+            count = len(node.state.errors)
+            return f"{count} bad row{'s' if count != 1 else ''}; the others are readable"
+        return node.name
+
+    def _icon(self, node: Node) -> Any:
+        style = QApplication.style()
+        has_problem = node.error is not None or (
+            node.kind == FILE and node.state is not None and bool(node.state.errors)
+        )
+        if has_problem:
+            return style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        if node.kind == FILE:
+            return style.standardIcon(QStyle.StandardPixmap.SP_FileIcon)
+        if node.kind != TENSOR:
+            return style.standardIcon(QStyle.StandardPixmap.SP_DirIcon)
+        return None
+
+    def _totals_of(self, node: Node) -> Totals:
+        found = self._totals.get(id(node))
+        if found is None:
+            found = self._totals[id(node)] = totals(node)
+        return found
+
+    @staticmethod
+    def _differs(node: Node) -> bool:
+        return getattr(node.diff, "status", "identical") != "identical"
+
+    def _group_diff(self, node: Node) -> str:
+        key = id(node)
+        if key not in self._group_diffs:
+            diffs = [leaf.diff for leaf in node.tensors() if leaf.diff is not None]
+            differing = sum(1 for d in diffs if d.status != "identical")
+            self._group_diffs[key] = f"{differing} of {len(diffs)} differ" if diffs else ""
+        return self._group_diffs[key]
