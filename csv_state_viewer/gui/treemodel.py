@@ -101,7 +101,7 @@ class TensorTreeModel(QAbstractItemModel):
 
     @staticmethod
     def node(index: Index) -> Node | None:
-        return index.internalPointer() if index.isValid() else None  # type: ignore[no-any-return]
+        return index.internalPointer() if index.isValid() else None
 
     # -------------------------------------------------------------- structure
     def index(self, row: int, column: int, parent: Index = QModelIndex()) -> QModelIndex:  # noqa: B008
