@@ -1,0 +1,172 @@
+"""The compare pane: how the selected tensor differs in the compared state."""
+
+from __future__ import annotations
+
+import math
+import os
+
+from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+
+from csv_state_viewer.core.diff import TensorDiff, differences
+from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.state import TensorEntry
+from csv_state_viewer.core.stats import Histogram, histogram
+from csv_state_viewer.core.tree import TENSOR, Node
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.panes.histogram import plot_histogram, series_notes
+from csv_state_viewer.gui.plotcanvas import PlotCanvas
+
+KEY = "compare"
+NO_COMPARISON = "Use File ▸ Compare with… to compare this state with another"
+PLOTTED = ("different", "dtype_differs", "identical")
+STATUS_TEXT = {
+    "identical": "identical (same shape, dtype and bits)",
+    "different": "values differ",
+    "dtype_differs": "dtypes differ",
+    "shape_differs": "shapes differ",
+    "only_in_a": "only in this file (A)",
+    "only_in_b": "only in the compared state (B)",
+    "unreadable": "unreadable",
+}
+
+
+def _number(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.6g}"
+
+
+def summary(diff: TensorDiff) -> str:
+    """The numbers of a tensor's comparison, one fact per line."""
+    lines = [f"{diff.name}: {STATUS_TEXT.get(diff.status, diff.status)}"]
+    for side, shape, dtype in (
+        ("A", diff.shape_a, diff.dtype_a),
+        ("B", diff.shape_b, diff.dtype_b),
+    ):
+        if shape is not None or dtype is not None:
+            lines.append(f"{side}: shape {shape}, dtype {dtype}")
+    if diff.changed is not None:
+        size = math.prod(diff.shape_a or ())
+        lines.append(
+            f"changed elements: {diff.changed} of {size}; "
+            f"max |B - A| = {_number(diff.max_abs_diff)}; "
+            f"relative L2 = {_number(diff.rel_l2)}; "
+            f"NaN mismatches: {diff.nan_mismatches}"
+        )
+    if diff.message:
+        lines.append(diff.message)
+    return "\n".join(lines)
+
+
+class ComparePane(Pane):
+    """The selected tensor's :class:`TensorDiff` and a histogram of ``B - A``."""
+
+    title = "Compare"
+
+    def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.histogram: Histogram | None = None
+        self.diff: TensorDiff | None = None
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        self.canvas = PlotCanvas(self)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.summary)
+        layout.addWidget(self.canvas, 1)
+        context.comparison_changed.connect(self._comparison_changed)
+        self.show_nodes([])
+
+    # ------------------------------------------------------------------ public API
+    def show_nodes(self, nodes: list[Node]) -> None:
+        self.nodes = list(nodes)
+        self.context.runner.cancel(KEY)
+        self.histogram = self.diff = None
+        self.summary.clear()
+        comparison = self.context.comparison
+        if comparison is None:
+            self.canvas.show_message(NO_COMPARISON)
+            return
+        node = next((n for n in self.nodes if n.kind == TENSOR), None)
+        if node is None:
+            self.canvas.show_message("Select a tensor to see how it differs")
+            return
+        if node.root() is not comparison.root:
+            self.canvas.show_message(
+                f"{node.name} is not in the compared file {comparison.root.name}"
+            )
+            return
+        diff = node.diff
+        if not isinstance(diff, TensorDiff):
+            diff = next((t for t in comparison.result.tensors if t.name == node.name), None)
+        if diff is None:
+            self.canvas.show_message(f"{node.name} was not compared")
+            return
+        self.diff = diff
+        self.summary.setText(summary(diff))
+        if diff.status not in PLOTTED:
+            self.canvas.show_message(self._why_no_plot(diff))
+            return
+        self._compute(node)
+
+    def save_plot(self, path: str | os.PathLike[str]) -> None:
+        self.canvas.save(path)
+
+    # ---------------------------------------------------------------- computation
+    def _compute(self, node: Node) -> None:
+        other = self.context.other_entry(node)
+        if other is None:
+            self.canvas.show_message(f"{node.name} is not in the compared state")
+            return
+        state_b, entry_b = other
+        assert isinstance(entry_b, TensorEntry)
+        context = self.context
+        bins = context.settings.bins() or None
+
+        def work(progress: Progress) -> Histogram | str:
+            a = context.load_array(node, progress)
+            try:
+                b = context.cache.array(state_b, entry_b, progress)
+            except RowError as err:  # B's bad row is not this tree's to mark
+                return f"The compared state: {describe(err)[0]}"
+            return histogram([differences(a, b)], ["B - A"], bins, progress)
+
+        def failed(error: BaseException) -> None:
+            self.canvas.show_message(describe(error)[0], error=True)
+            self.context.read_failed(node, error)
+
+        self.canvas.show_message("Computing differences…")
+        context.runner.submit(KEY, work, self._done, failed)
+
+    def _done(self, result: Histogram | str) -> None:
+        if isinstance(result, str):
+            self.canvas.show_message(result, error=True)
+            return
+        self.histogram = result
+        notes = series_notes(result.series[0])
+        if notes:
+            self.summary.setText(f"{self.summary.text()}\ndifferences: {'; '.join(notes)}")
+        plot_histogram(
+            self.canvas,
+            result,
+            log=self.context.settings.log_counts(),
+            xlabel="B - A",
+            title=f"{self.diff.name if self.diff else ''}: differences ({result.bins} bins)",
+        )
+
+    # -------------------------------------------------------------------- helpers
+    def _comparison_changed(self) -> None:
+        self.show_nodes(self.nodes)
+
+    @staticmethod
+    def _why_no_plot(diff: TensorDiff) -> str:
+        if diff.status == "shape_differs":
+            return (
+                f"Shapes differ ({diff.shape_a} in A, {diff.shape_b} in B): "
+                "no element-wise comparison"
+            )
+        if diff.status == "only_in_a":
+            return f"{diff.name} is only in this file"
+        if diff.status == "only_in_b":
+            return f"{diff.name} is only in the compared state"
+        return diff.message or f"{diff.name} could not be compared"

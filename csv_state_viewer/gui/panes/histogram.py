@@ -1,0 +1,223 @@
+"""The histogram pane: the value distribution of up to eight tensors, overlaid."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+
+import numpy as np
+from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+
+from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.stats import Histogram, Series, histogram
+from csv_state_viewer.core.tree import TENSOR, Node
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.plotcanvas import PlotCanvas
+
+KEY = "histogram"
+MAX_OVERLAY = 8
+MAX_BINS = 100_000
+SELECT_HINT = "Select one or more tensors"
+SCOPE_HINT = "Select tensors (not a file or a scope) to see their histogram"
+
+
+def format_value(value: float) -> str:
+    """Short, but a float still reads as one (``0.0`` rather than ``0``)."""
+    text = f"{value:.7g}"
+    return text if any(c in text for c in ".enai") else f"{text}.0"
+
+
+def series_notes(series: Series) -> list[str]:
+    """What a reader must know beyond the bars: values left out, constant tensors."""
+    notes = []
+    excluded = [
+        f"{count} {what}"
+        for count, what in ((series.nan, "NaN"), (series.posinf, "+Inf"), (series.neginf, "-Inf"))
+        if count
+    ]
+    if excluded:
+        notes.append(f"excluded {', '.join(excluded)}")
+    if series.finite == 0:
+        notes.append("no finite values to plot")
+    elif series.constant is not None:
+        notes.append(
+            f"constant: all {series.finite} finite values are {format_value(series.constant)}"
+        )
+    return notes
+
+
+def plot_histogram(
+    canvas: PlotCanvas, result: Histogram, *, log: bool, xlabel: str, title: str = ""
+) -> None:
+    """Draw ``result`` with ``stairs``: filled for one series, outlines for an overlay."""
+    drawable = [s for s in result.series if s.finite > 0]
+    if not drawable:
+        names = ", ".join(s.label for s in result.series)
+        canvas.show_message(f"{names}: no finite values to plot")
+        return
+    canvas.clear()
+    ax = canvas.figure.add_subplot()
+    single = len(result.series) == 1
+    for series in drawable:
+        ax.stairs(
+            series.counts,
+            result.edges,
+            label=series.label,
+            fill=single,
+            alpha=0.85 if single else 1.0,
+            linewidth=1.0 if single else 1.5,
+        )
+    if len(drawable) > 1:
+        ax.legend(fontsize="small")
+    if log:
+        # empty bins have no logarithm: clip them to just below a count of one
+        ax.set_yscale("log", nonpositive="clip")
+        ax.set_ylim(bottom=0.5)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel("count (log)" if log else "count")
+    if title:
+        ax.set_title(title, fontsize="medium")
+    canvas.request_draw()
+
+
+@dataclass
+class _Result:
+    """A worker's histogram and the tensors whose data could not be read."""
+
+    histogram: Histogram | None
+    failures: list[tuple[Node, RowError]] = field(default_factory=list)
+
+
+class HistogramPane(Pane):
+    """Histograms of the selected tensors; bins and log scale are remembered."""
+
+    title = "Histogram"
+
+    def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.histogram: Histogram | None = None  # the last one drawn
+        self.tensors: list[Node] = []  # the tensors shown (at most MAX_OVERLAY)
+        self._skipped = 0  # selected tensors beyond MAX_OVERLAY
+        self._notes: list[str] = []
+
+        self.bins_spin = QSpinBox()
+        self.bins_spin.setRange(0, MAX_BINS)
+        self.bins_spin.setSpecialValueText("auto")
+        self.bins_spin.setValue(min(context.settings.bins(), MAX_BINS))
+        self.bins_spin.setKeyboardTracking(False)  # recompute once typing is done
+        self.bins_spin.setToolTip("Number of equal-width bins; auto is √N, at most 1024")
+        self.log_check = QCheckBox("Log counts")
+        self.log_check.setChecked(context.settings.log_counts())
+        self.status = QLabel()
+        self.status.setWordWrap(True)
+        self.canvas = PlotCanvas(self)
+
+        controls = QHBoxLayout()
+        controls.addWidget(QLabel("Bins:"))
+        controls.addWidget(self.bins_spin)
+        controls.addWidget(self.log_check)
+        controls.addWidget(self.status, 1)
+        layout = QVBoxLayout(self)
+        layout.addLayout(controls)
+        layout.addWidget(self.canvas, 1)
+
+        self.bins_spin.valueChanged.connect(self._bins_changed)
+        self.log_check.toggled.connect(self._log_toggled)
+        self.canvas.show_message(SELECT_HINT)
+
+    # ------------------------------------------------------------------ public API
+    def show_nodes(self, nodes: list[Node]) -> None:
+        self.nodes = list(nodes)
+        tensors = [n for n in self.nodes if n.kind == TENSOR]
+        self.tensors = tensors[:MAX_OVERLAY]
+        self._skipped = len(tensors) - len(self.tensors)
+        self._compute()
+
+    def save_plot(self, path: str | os.PathLike[str]) -> None:
+        self.canvas.save(path)
+
+    # ---------------------------------------------------------------- computation
+    def _compute(self) -> None:
+        self.context.runner.cancel(KEY)
+        self.histogram = None
+        self._notes = []
+        if not self.tensors:
+            self._set_status([])
+            self.canvas.show_message(SCOPE_HINT if self.nodes else SELECT_HINT)
+            return
+        tensors = list(self.tensors)
+        bins = self.bins_spin.value() or None
+        context = self.context
+
+        def work(progress: Progress) -> _Result:
+            arrays: list[np.ndarray] = []
+            labels: list[str] = []
+            failures: list[tuple[Node, RowError]] = []
+            for node in tensors:
+                try:
+                    arrays.append(context.load_array(node, progress))
+                    labels.append(node.name)
+                except RowError as err:  # one bad tensor must not hide the others
+                    failures.append((node, err))
+            found = histogram(arrays, labels, bins, progress) if arrays else None
+            return _Result(found, failures)
+
+        self._set_status(["Loading…"])
+        self.context.runner.submit(KEY, work, self._done, self._failed, self._progress)
+
+    def _progress(self, done: int, total: int) -> None:
+        self.status.setText(f"Loading… {100 * done // max(total, 1)}%")
+
+    def _done(self, result: _Result) -> None:
+        notes = []
+        for node, err in result.failures:
+            notes.append(f"{node.name}: {describe(err)[0]}")
+            self.context.read_failed(node, err)
+        if result.histogram is None:
+            self._set_status(notes)
+            self.canvas.show_message("\n".join(notes) or SELECT_HINT, error=True)
+            return
+        self.histogram = result.histogram
+        self._notes = notes
+        self._draw()
+
+    def _failed(self, error: BaseException) -> None:
+        message = describe(error)[0]
+        self._set_status([message])
+        self.canvas.show_message(message, error=True)
+
+    # -------------------------------------------------------------------- drawing
+    def _draw(self) -> None:
+        result = self.histogram
+        if result is None:
+            return
+        lines = [f"{result.bins} bins"]
+        if self._skipped:
+            total = len(self.tensors) + self._skipped
+            lines[0] += f"; showing the first {MAX_OVERLAY} of {total} selected tensors"
+        single = len(result.series) == 1
+        for series in result.series:
+            notes = series_notes(series)
+            if notes:
+                lines.append("; ".join(notes) if single else f"{series.label}: {'; '.join(notes)}")
+        self._set_status(lines + self._notes)
+        title = result.series[0].label if single else ""
+        plot_histogram(
+            self.canvas, result, log=self.log_check.isChecked(), xlabel="value", title=title
+        )
+
+    def _set_status(self, lines: list[str]) -> None:
+        self.status.setText("\n".join(lines))
+
+    # ------------------------------------------------------------------- controls
+    def _bins_changed(self, value: int) -> None:
+        self.context.settings.set_bins(value)
+        if self.tensors:
+            self._compute()
+
+    def _log_toggled(self, on: bool) -> None:
+        self.context.settings.set_log_counts(on)
+        self._draw()  # the counts do not change, only the axis

@@ -1,0 +1,71 @@
+"""An embedded Matplotlib figure with its toolbar; redraws are coalesced, saves are atomic."""
+
+from __future__ import annotations
+
+import os
+
+from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.figure import Figure
+from PySide6.QtWidgets import QVBoxLayout, QWidget
+
+from csv_state_viewer.core.atomic import atomic_path
+
+SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
+SAVE_FILTER = "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
+MESSAGE_COLOR = "0.35"
+ERROR_COLOR = "firebrick"
+
+
+class PlotCanvas(QWidget):
+    """A Figure (constrained layout), its ``FigureCanvasQTAgg`` and a navigation toolbar."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.figure = Figure(layout="constrained")
+        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.toolbar = NavigationToolbar2QT(self.canvas, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.toolbar)
+        layout.addWidget(self.canvas, 1)
+        self.message: str | None = None  # the text shown instead of a plot, if any
+
+    def request_draw(self) -> None:
+        """Redraw when the event loop is next idle; many requests make one draw."""
+        self.canvas.draw_idle()
+
+    def clear(self) -> None:
+        """An empty figure, ready for new axes."""
+        self.figure.clear()
+        self.message = None
+        # the toolbar's zoom history refers to axes that no longer exist
+        self.toolbar.update()
+
+    def show_message(self, text: str, *, error: bool = False) -> None:
+        """Replace the plot with ``text`` centred on the figure."""
+        self.clear()
+        self.message = text
+        self.figure.text(
+            0.5,
+            0.5,
+            text,
+            ha="center",
+            va="center",
+            wrap=True,
+            color=ERROR_COLOR if error else MESSAGE_COLOR,
+        )
+        self.request_draw()
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the figure as PNG, SVG or PDF (chosen by extension), whole or not at all.
+
+        Raises ValueError for another extension and StateWriteError when writing fails.
+        """
+        path = os.fspath(path)
+        extension = os.path.splitext(path)[1].lower()
+        fmt = SAVE_FORMATS.get(extension)
+        if fmt is None:
+            shown = f"'{extension}'" if extension else "a name without extension"
+            raise ValueError(f"{path}: cannot save a plot as {shown}; use .png, .svg or .pdf")
+        with atomic_path(path, suffix=extension) as tmp:
+            self.figure.savefig(tmp, format=fmt)
