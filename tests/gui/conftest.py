@@ -7,7 +7,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QSettings, QThreadPool
+from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool
+from PySide6.QtGui import QDragEnterEvent, QDropEvent
 
 from csv_state_viewer.core.api import save_state
 from csv_state_viewer.gui.context import ViewerContext
@@ -60,3 +61,21 @@ def small_state(tmp_path: Path) -> Path:
     path = tmp_path / "small.csv"
     save_state(path, tensors, metadata=metadata)
     return path
+
+
+def drag_enter_event(pos: QPointF, mime: QMimeData) -> QDragEnterEvent:
+    """A left-button copy drag entering at ``pos``.
+
+    PySide6 before 6.12 takes a QPoint here, 6.12 a QPointF (its QPoint form is deprecated).
+    """
+    actions, button = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    modifiers = Qt.KeyboardModifier.NoModifier
+    try:
+        return QDragEnterEvent(pos, actions, mime, button, modifiers)
+    except TypeError:
+        return QDragEnterEvent(pos.toPoint(), actions, mime, button, modifiers)
+
+
+def drop_event(pos: QPointF, mime: QMimeData) -> QDropEvent:
+    actions, button = Qt.DropAction.CopyAction, Qt.MouseButton.LeftButton
+    return QDropEvent(pos, actions, mime, button, Qt.KeyboardModifier.NoModifier)

@@ -1,0 +1,491 @@
+"""The "Convert files" dialog: a queue of states converted one after the other.
+
+Each file is one task under the key ``convert``; the next is submitted when the previous
+one has reported back, so rows update on the UI thread and a cancel stops the queue at
+the running file. Writers are atomic, so a cancelled or failed file leaves no output.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+
+from PySide6.QtCore import QMimeData, Signal
+from PySide6.QtGui import QColor, QDragEnterEvent, QDragMoveEvent, QDropEvent
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QCheckBox,
+    QComboBox,
+    QDialog,
+    QFileDialog,
+    QFormLayout,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QProgressBar,
+    QPushButton,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from csv_state_viewer.core.api import open_state, save_state
+from csv_state_viewer.core.errors import BadRowsError
+from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.registry import formats
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.tasks import Job
+
+KEY = "convert"
+WAITING, CONVERTING, DONE, FAILED = "waiting", "converting", "done", "failed"
+CANCELLED, NOT_CONVERTED = "cancelled", "not converted"
+COL_FILE, COL_STATUS, COL_RESULT = 0, 1, 2
+STATUS_COLORS = {
+    DONE: QColor(0x1B, 0x7F, 0x2A),
+    FAILED: QColor(0xC6, 0x28, 0x28),
+    CANCELLED: QColor(0xB2, 0x6A, 0x00),
+}
+STEPS = 1000  # a file's progress: reading its index is the first tenth, writing the rest
+
+
+@dataclass(frozen=True)
+class FormatChoice:
+    """A target of the format combo: a registered format (and CSV encoding)."""
+
+    label: str
+    format_name: str
+    extension: str  # appended to the source stem; a checkpoint's is part of its prefix
+    encoding: str = "text"
+    writes_prefix: bool = False
+
+
+@dataclass(frozen=True)
+class Converted:
+    destination: str
+    written: int
+    skipped: int  # bad rows left out
+
+
+def format_choices() -> list[FormatChoice]:
+    """CSV text, CSV base64, then every other format that writes without a model."""
+    choices: list[FormatChoice] = []
+    for fmt in formats():
+        if fmt.save is None or fmt.needs_model:
+            continue
+        if fmt.name == "csv":
+            extension = fmt.extensions[0]
+            choices[:0] = [
+                FormatChoice("CSV (text)", fmt.name, extension, "text"),
+                FormatChoice("CSV (base64)", fmt.name, extension, "base64"),
+            ]
+        elif fmt.writes_prefix:
+            # A prefix with .ckpt (TensorFlow's own habit) cannot be mistaken for another
+            # format, whatever dots the stem holds; the files are PREFIX.index, PREFIX.data-*.
+            extension = ".ckpt" if ".ckpt" in fmt.extensions else ""
+            choices.append(FormatChoice(fmt.description, fmt.name, extension, writes_prefix=True))
+        else:
+            choices.append(FormatChoice(fmt.description, fmt.name, fmt.extensions[0]))
+    return choices
+
+
+def source_stem(source: str) -> str:
+    """The file name without the extension of its format (``a.csv.gz`` -> ``a``)."""
+    name = os.path.basename(os.path.normpath(source))
+    lower = name.lower()
+    for ext in sorted({e for f in formats() for e in f.extensions}, key=len, reverse=True):
+        if lower.endswith(ext) and len(name) > len(ext):
+            return name[: -len(ext)]
+    return os.path.splitext(name)[0] or name
+
+
+def destination_for(source: str, folder: str, choice: FormatChoice) -> str:
+    """Where ``source`` is written in ``folder``: its stem plus the choice's extension."""
+    return os.path.join(folder, source_stem(source) + choice.extension)
+
+
+def destination_exists(destination: str, choice: FormatChoice) -> bool:
+    if choice.writes_prefix:
+        return os.path.exists(destination + ".index")
+    return os.path.lexists(destination)
+
+
+class _Span:
+    """One phase of a file's work reported as a part of its ``STEPS``."""
+
+    def __init__(self, outer: Progress, start: int, end: int) -> None:
+        self.outer, self.start, self.end = outer, start, end
+
+    def report(self, done: int, total: int) -> None:
+        part = min(done / total, 1.0) if total > 0 else 0.0
+        self.outer.report(self.start + int((self.end - self.start) * part), STEPS)
+
+    def cancelled(self) -> bool:
+        return self.outer.cancelled()
+
+
+def convert_file(
+    source: str,
+    destination: str,
+    choice: FormatChoice,
+    *,
+    overwrite: bool,
+    skip_bad: bool,
+    progress: Progress,
+) -> Converted:
+    """Convert one file (worker thread); bad rows raise BadRowsError unless ``skip_bad``."""
+    with open_state(source, _Span(progress, 0, STEPS // 10)) as state:
+        written = save_state(
+            destination,
+            state,
+            choice.encoding,
+            progress=_Span(progress, STEPS // 10, STEPS),
+            overwrite=overwrite,
+            skip_bad=skip_bad,
+        )
+        return Converted(destination, written, len(state.errors))
+
+
+def error_line(source: str, error: BaseException) -> tuple[str, str]:
+    """(one line naming ``file:line`` or the file, details) for a failed file."""
+    if isinstance(error, BadRowsError):
+        problems = [dataclasses.replace(p, path=os.path.basename(p.path)) for p in error.problems]
+        more = len(problems) - 1
+        line = str(problems[0]) + (f" (and {more} more bad row{'s' * (more != 1)})" if more else "")
+        return line, "\n".join(map(str, problems))
+    message, details = describe(error)
+    if message.startswith(source):  # the row already names the file: keep its name only
+        message = os.path.basename(source) + message[len(source) :]
+    return message, details
+
+
+def _local_paths(mime: QMimeData) -> list[str]:
+    return [url.toLocalFile() for url in mime.urls() if url.isLocalFile()]
+
+
+@dataclass(frozen=True)
+class _Run:
+    folder: str
+    choice: FormatChoice
+    overwrite: bool
+    skip_bad: bool
+
+
+class ConvertDialog(QDialog):
+    """Convert a queue of files to one format; files are added, browsed for or dropped."""
+
+    # The queue has ended (done, failed or cancelled) and no worker runs.
+    queue_done = Signal()
+
+    def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setWindowTitle("Convert files")
+        self.setAcceptDrops(True)
+        self.context = context
+        self.files: list[str] = []
+        self.results: list[str | None] = []
+        self._run: _Run | None = None
+        self._index = -1  # the row being converted while running
+        self._job: Job | None = None
+        self._cancelled_job: Job | None = None
+        self._converted: list[Converted] = []  # the running file's result, set by its worker
+        self._produced: set[str] = set()
+        self._build()
+        self._update_buttons()
+
+    def _build(self) -> None:
+        self.table = QTableWidget(0, 3)
+        self.table.setHorizontalHeaderLabels(["File", "Status", "Result"])
+        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+        self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
+        header = self.table.horizontalHeader()
+        header.setSectionResizeMode(COL_FILE, QHeaderView.ResizeMode.ResizeToContents)
+        header.setSectionResizeMode(COL_STATUS, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(True)
+        self.add_button = QPushButton("Add files…")
+        self.clear_button = QPushButton("Clear list")
+        self.add_button.clicked.connect(self._browse_files)
+        self.clear_button.clicked.connect(self.clear)
+        self.folder_edit = QLineEdit()
+        browse = QPushButton("Browse…")
+        browse.clicked.connect(self._browse_folder)
+        self.format_combo = QComboBox()
+        for choice in format_choices():
+            self.format_combo.addItem(choice.label, choice)
+        self.overwrite_check = QCheckBox("Overwrite existing")
+        self.skip_bad_check = QCheckBox("Skip bad rows")
+        self.status_label = QLabel("Add files, or drop them here.")
+        self.convert_button = QPushButton("Convert")
+        self.cancel_button = QPushButton("Cancel")
+        close_button = QPushButton("Close")
+        for button in (self.add_button, self.clear_button, self.cancel_button, close_button):
+            button.setAutoDefault(False)
+        self.convert_button.setDefault(True)
+        self.convert_button.clicked.connect(self.start)
+        self.cancel_button.clicked.connect(self.cancel)
+        close_button.clicked.connect(self.reject)
+
+        list_buttons = QHBoxLayout()
+        list_buttons.addWidget(self.add_button)
+        list_buttons.addWidget(self.clear_button)
+        list_buttons.addStretch(1)
+        folder = QHBoxLayout()
+        folder.addWidget(self.folder_edit, 1)
+        folder.addWidget(browse)
+        form = QFormLayout()
+        form.addRow("Output folder:", folder)
+        form.addRow("Format:", self.format_combo)
+        form.addRow("", self.overwrite_check)
+        form.addRow("", self.skip_bad_check)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.convert_button)
+        buttons.addWidget(self.cancel_button)
+        buttons.addStretch(1)
+        buttons.addWidget(close_button)
+        layout = QVBoxLayout(self)
+        layout.addWidget(self.table, 1)
+        layout.addLayout(list_buttons)
+        layout.addLayout(form)
+        layout.addWidget(self.status_label)
+        layout.addLayout(buttons)
+        self.resize(800, 450)
+
+    # ------------------------------------------------------------------ the queue
+    @property
+    def running(self) -> bool:
+        return self._run is not None
+
+    def add_files(self, paths: list[str]) -> None:
+        """Queue files (duplicates skipped); the first one's folder becomes the default."""
+        for given in paths:
+            path = os.path.abspath(given)
+            if path in self.files:
+                continue
+            self.files.append(path)
+            self.results.append(None)
+            row = self.table.rowCount()
+            self.table.insertRow(row)
+            item = QTableWidgetItem(os.path.basename(path))
+            item.setToolTip(path)
+            self.table.setItem(row, COL_FILE, item)
+            self._set_row(row, WAITING, "")
+        if self.files and not self.folder_edit.text().strip():
+            self.folder_edit.setText(os.path.dirname(self.files[0]))
+        self._update_buttons()
+
+    def clear(self) -> None:
+        if self.running:
+            return
+        self.files.clear()
+        self.results.clear()
+        self.table.setRowCount(0)
+        self._update_buttons()
+
+    def row_status(self, row: int) -> str:
+        item = self.table.item(row, COL_STATUS)
+        return item.text() if item is not None else ""
+
+    def result_text(self, row: int) -> str:
+        item = self.table.item(row, COL_RESULT)
+        return item.text() if item is not None else ""
+
+    def progress_bar(self, row: int) -> QProgressBar | None:
+        widget = self.table.cellWidget(row, COL_STATUS)
+        return widget if isinstance(widget, QProgressBar) else None
+
+    def _set_row(self, row: int, status: str, result: str, details: str = "") -> None:
+        bar = self.progress_bar(row)
+        if bar is not None and status != CONVERTING:
+            bar.hide()  # its deletion is deferred; it must not linger until then
+            self.table.removeCellWidget(row, COL_STATUS)
+        item = QTableWidgetItem(status)
+        if status in STATUS_COLORS:
+            item.setForeground(STATUS_COLORS[status])
+        self.table.setItem(row, COL_STATUS, item)
+        item = QTableWidgetItem(result)
+        item.setToolTip(details or result)
+        self.table.setItem(row, COL_RESULT, item)
+
+    def _update_buttons(self) -> None:
+        self.convert_button.setEnabled(not self.running and bool(self.files))
+        self.cancel_button.setEnabled(self.running and self._cancelled_job is None)
+        self.clear_button.setEnabled(not self.running)
+
+    def start(self) -> None:
+        """Convert every queued file, one after the other; ``queue_done`` when all ended."""
+        if self.running or not self.files:
+            return
+        folder = os.path.abspath(os.path.expanduser(self.folder_edit.text().strip() or "."))
+        if not os.path.isdir(folder):
+            self.status_label.setText(f"{folder}: no such folder")
+            return
+        choice = self.format_combo.currentData()
+        assert isinstance(choice, FormatChoice)
+        self._run = _Run(
+            folder, choice, self.overwrite_check.isChecked(), self.skip_bad_check.isChecked()
+        )
+        self.results = [None] * len(self.files)
+        for row in range(len(self.files)):
+            self._set_row(row, WAITING, "")
+        self._produced = set()
+        self._index = -1
+        self.status_label.setText(f"Converting {len(self.files)} file(s) to {choice.label}…")
+        self._update_buttons()
+        self._next()
+
+    def _refusal(self, source: str, destination: str, run: _Run) -> str | None:
+        """Why ``destination`` must not be written, checked before its file starts."""
+        names = [destination, destination + ".index"] if run.choice.writes_prefix else [destination]
+        real = {os.path.realpath(name) for name in names}
+        if os.path.realpath(source) in real:
+            return "the destination is the source file: choose another folder or format"
+        for other in self.files:
+            if os.path.realpath(other) in real:
+                return f"refusing to overwrite {os.path.basename(other)}, a file of this list"
+        if real & self._produced:
+            return f"{os.path.basename(destination)} was just written from another file"
+        if not run.overwrite and destination_exists(destination, run.choice):
+            return f"{os.path.basename(destination)} already exists (tick Overwrite existing)"
+        return None
+
+    def _next(self) -> None:
+        run = self._run
+        assert run is not None
+        while True:
+            self._index += 1
+            row = self._index
+            if row >= len(self.files):
+                self._finish()
+                return
+            source = self.files[row]
+            destination = destination_for(source, run.folder, run.choice)
+            refusal = self._refusal(source, destination, run)
+            if refusal is None:
+                self._submit(row, source, destination, run)
+                return
+            self._set_row(row, FAILED, refusal)
+
+    def _submit(self, row: int, source: str, destination: str, run: _Run) -> None:
+        self._set_row(row, CONVERTING, "")
+        bar = QProgressBar()
+        bar.setRange(0, STEPS)
+        self.table.setCellWidget(row, COL_STATUS, bar)
+        converted = self._converted = []
+
+        def work(progress: Progress) -> Converted:
+            result = convert_file(
+                source,
+                destination,
+                run.choice,
+                overwrite=run.overwrite,
+                skip_bad=run.skip_bad,
+                progress=progress,
+            )
+            converted.append(result)  # so a cancel that came too late still shows it
+            return result
+
+        job = self.context.runner.submit(
+            KEY,
+            work,
+            on_done=lambda result: self._file_done(row, result, advance=True),
+            on_error=lambda error: self._file_failed(row, source, error, advance=True),
+            on_progress=lambda done, total: self._progressed(row, done, total),
+        )
+        # The runner drops results of cancelled jobs; these tell when one really stopped.
+        job.signals.finished.connect(self._stopped_with)
+        job.signals.failed.connect(self._stopped_with)
+        job.signals.cancelled.connect(self._stopped)
+        self._job = job
+
+    def _progressed(self, row: int, done: int, total: int) -> None:
+        bar = self.progress_bar(row)
+        if bar is not None:
+            bar.setValue(STEPS * done // max(total, 1))
+
+    def _file_done(self, row: int, result: Converted, *, advance: bool) -> None:
+        self._produced.add(os.path.realpath(result.destination))
+        self.results[row] = result.destination
+        text = f"{result.destination} ({result.written} tensors"
+        if result.skipped:
+            text += f", {result.skipped} bad row{'s' * (result.skipped != 1)} skipped"
+        self._set_row(row, DONE, text + ")")
+        if advance:
+            self._next()
+
+    def _file_failed(self, row: int, source: str, error: BaseException, *, advance: bool) -> None:
+        line, details = error_line(source, error)
+        self._set_row(row, FAILED, line, details)
+        if advance:
+            self._next()
+
+    def cancel(self) -> None:
+        """Cancel the running file (its row says cancelled) and leave the rest unconverted."""
+        if not self.running or self._cancelled_job is not None or self._job is None:
+            return
+        self.context.runner.cancel(KEY)
+        self._cancelled_job = self._job
+        self._set_row(self._index, CANCELLED, "")
+        for row in range(self._index + 1, len(self.files)):
+            self._set_row(row, NOT_CONVERTED, "")
+        self.status_label.setText("Cancelling…")
+        self._update_buttons()
+
+    def _stopped_with(self, job: Job, _result: object) -> None:
+        self._stopped(job)
+
+    def _stopped(self, job: Job) -> None:
+        if job is not self._cancelled_job:
+            return
+        if self._converted:  # it had finished writing before the cancel arrived
+            self._file_done(self._index, self._converted[0], advance=False)
+        self._finish()
+
+    def _finish(self) -> None:
+        done = sum(result is not None for result in self.results)
+        cancelled = self._cancelled_job is not None
+        self._run = self._job = self._cancelled_job = None
+        self._index = -1
+        text = f"Converted {done} of {len(self.files)} file(s)"
+        self.status_label.setText(text + (" (cancelled)." if cancelled else "."))
+        self._update_buttons()
+        self.queue_done.emit()
+
+    def done(self, result: int) -> None:
+        """Closing the dialog cancels the queue."""
+        self.cancel()
+        super().done(result)
+
+    # ------------------------------------------------------------------ files in
+    def _browse_files(self) -> None:
+        paths, _ = QFileDialog.getOpenFileNames(self, "Files to convert", self.folder_edit.text())
+        self.add_files(paths)
+
+    def _browse_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Output folder", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        _accept_files(event)
+
+    def dragMoveEvent(self, event: QDragMoveEvent) -> None:  # noqa: N802
+        _accept_files(event)
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = _local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        self.add_files(paths)
+        event.acceptProposedAction()
+
+
+def _accept_files(event: QDragMoveEvent) -> None:
+    """Accept a drag that carries local files (QDragEnterEvent is a QDragMoveEvent)."""
+    if _local_paths(event.mimeData()):
+        event.acceptProposedAction()
+    else:
+        event.ignore()
