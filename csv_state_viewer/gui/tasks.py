@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from PySide6.QtCore import QObject, QRunnable, QThreadPool, Signal
+from PySide6.QtCore import QObject, QThreadPool, Signal
 
 from csv_state_viewer.core.progress import Cancelled
 
@@ -24,20 +24,25 @@ TaskFn = Callable[[Any], Any]
 
 
 class _Signals(QObject):
+    """The runner's one signal hub; created on the UI thread, emitted from workers."""
+
     finished = Signal(object, object)  # job, result
     failed = Signal(object, object)  # job, exception
     cancelled = Signal(object)  # job
     progressed = Signal(object, int, int)  # job, done, total
 
 
-class Job(QRunnable):
-    """One running task; it is the ``progress`` object its function receives."""
+class Job:
+    """One running task; it is the ``progress`` object its function receives.
 
-    def __init__(self, key: str, fn: TaskFn) -> None:
-        super().__init__()
-        self.setAutoDelete(False)
+    A plain Python object, not a QRunnable: Qt objects freed on a worker thread crash
+    shiboken, so the pool runs :meth:`run` as a callable and results travel through the
+    runner's signal hub, which lives on the UI thread.
+    """
+
+    def __init__(self, key: str, fn: TaskFn, signals: _Signals) -> None:
         self.key = key
-        self.signals = _Signals()
+        self._signals = signals
         self._fn = fn
         self._cancel = threading.Event()
         self._shown = -1
@@ -47,7 +52,7 @@ class Job(QRunnable):
         permille = 1000 * done // total if total > 0 else 0
         if permille != self._shown:  # signal only when the shown value changes
             self._shown = permille
-            self.signals.progressed.emit(self, done, total)
+            self._signals.progressed.emit(self, done, total)
 
     def cancelled(self) -> bool:
         return self._cancel.is_set()
@@ -56,17 +61,22 @@ class Job(QRunnable):
         self._cancel.set()
 
     def run(self) -> None:
+        fn, self._fn = self._fn, _done  # the worker drops its closure before reporting
         try:
-            result = self._fn(self)
+            result = fn(self)
         except Cancelled:
-            self.signals.cancelled.emit(self)
+            self._signals.cancelled.emit(self)
         except BaseException as err:  # delivered to on_error on the UI thread
-            self.signals.failed.emit(self, err)
+            self._signals.failed.emit(self, err)
         else:
             if self._cancel.is_set():
-                self.signals.cancelled.emit(self)
+                self._signals.cancelled.emit(self)
             else:
-                self.signals.finished.emit(self, result)
+                self._signals.finished.emit(self, result)
+
+
+def _done(_progress: Any) -> None:
+    raise RuntimeError("a job runs once")
 
 
 @dataclass
@@ -74,6 +84,7 @@ class _Callbacks:
     on_done: Callable[[Any], None]
     on_error: Callable[[BaseException], None] | None
     on_progress: Callable[[int, int], None] | None
+    on_stopped: Callable[[Job], None] | None
 
 
 class TaskRunner(QObject):
@@ -87,6 +98,11 @@ class TaskRunner(QObject):
         super().__init__(parent)
         self.pool = QThreadPool(self)
         self.pool.setMaxThreadCount(threads)
+        self._signals = _Signals(self)
+        self._signals.finished.connect(self._finished)
+        self._signals.failed.connect(self._failed)
+        self._signals.cancelled.connect(self._cancelled)
+        self._signals.progressed.connect(self._progressed)
         self._current: dict[str, Job] = {}
         self._jobs: dict[Job, _Callbacks] = {}  # keeps jobs and their signals alive
 
@@ -96,18 +112,22 @@ class TaskRunner(QObject):
         fn: TaskFn,
         on_done: Callable[[Any], None],
         on_error: Callable[[BaseException], None] | None = None,
+        *,
         on_progress: Callable[[int, int], None] | None = None,
+        on_stopped: Callable[[Job], None] | None = None,
     ) -> Job:
+        """Run ``fn(progress)`` in the pool under ``key``, cancelling the key's previous task.
+
+        ``on_done``/``on_error``/``on_progress`` are called for the current task of the
+        key only; ``on_stopped(job)`` whenever the job ends, even cancelled or superseded
+        (for callers that must know when a cancelled worker has really stopped).
+        """
         self.cancel(key)
-        job = Job(key, fn)
-        job.signals.finished.connect(self._finished)
-        job.signals.failed.connect(self._failed)
-        job.signals.cancelled.connect(self._cancelled)
-        job.signals.progressed.connect(self._progressed)
+        job = Job(key, fn, self._signals)
         was_busy = self.busy
         self._current[key] = job
-        self._jobs[job] = _Callbacks(on_done, on_error, on_progress)
-        self.pool.start(job)
+        self._jobs[job] = _Callbacks(on_done, on_error, on_progress, on_stopped)
+        self.pool.start(job.run)
         if not was_busy:
             self.busy_changed.emit(True)
         return job
@@ -143,31 +163,39 @@ class TaskRunner(QObject):
         return bool(done)
 
     # ----- results, on the UI thread
-    def _retire(self, job: Job) -> _Callbacks | None:
+    def _retire(self, job: Job) -> tuple[_Callbacks | None, bool]:
+        """Forget ``job``: (its callbacks, whether it was the current task of its key)."""
         callbacks = self._jobs.pop(job, None)
         current = self._current.get(job.key) is job
         if current:
             del self._current[job.key]
         if not self._jobs:
             self.busy_changed.emit(False)
-        return callbacks if current else None
+        return callbacks, current
 
     def _finished(self, job: Job, result: object) -> None:
-        callbacks = self._retire(job)
-        if callbacks is not None:
+        callbacks, current = self._retire(job)
+        if callbacks is not None and current:
             callbacks.on_done(result)
+        self._stopped(callbacks, job)
 
     def _failed(self, job: Job, error: BaseException) -> None:
-        callbacks = self._retire(job)
-        if callbacks is None:
-            return
-        if callbacks.on_error is not None:
-            callbacks.on_error(error)
-        else:
-            self.task_failed.emit(job.key, error)
+        callbacks, current = self._retire(job)
+        if callbacks is not None and current:
+            if callbacks.on_error is not None:
+                callbacks.on_error(error)
+            else:
+                self.task_failed.emit(job.key, error)
+        self._stopped(callbacks, job)
 
     def _cancelled(self, job: Job) -> None:
-        self._retire(job)
+        callbacks, _current = self._retire(job)
+        self._stopped(callbacks, job)
+
+    @staticmethod
+    def _stopped(callbacks: _Callbacks | None, job: Job) -> None:
+        if callbacks is not None and callbacks.on_stopped is not None:
+            callbacks.on_stopped(job)
 
     def _progressed(self, job: Job, done: int, total: int) -> None:
         if not self.is_current(job):

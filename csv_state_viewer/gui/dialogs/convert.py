@@ -393,11 +393,8 @@ class ConvertDialog(QDialog):
             on_done=lambda result: self._file_done(row, result, advance=True),
             on_error=lambda error: self._file_failed(row, source, error, advance=True),
             on_progress=lambda done, total: self._progressed(row, done, total),
+            on_stopped=self._stopped,  # also when cancelled: the row is settled then
         )
-        # The runner drops results of cancelled jobs; these tell when one really stopped.
-        job.signals.finished.connect(self._stopped_with)
-        job.signals.failed.connect(self._stopped_with)
-        job.signals.cancelled.connect(self._stopped)
         self._job = job
 
     def _progressed(self, row: int, done: int, total: int) -> None:
@@ -432,9 +429,6 @@ class ConvertDialog(QDialog):
             self._set_row(row, NOT_CONVERTED, "")
         self.status_label.setText("Cancelling…")
         self._update_buttons()
-
-    def _stopped_with(self, job: Job, _result: object) -> None:
-        self._stopped(job)
 
     def _stopped(self, job: Job) -> None:
         if job is not self._cancelled_job:

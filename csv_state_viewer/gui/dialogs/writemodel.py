@@ -398,12 +398,13 @@ class WriteModelDialog(QDialog):
 
         self._set_busy(WRITE_KEY, f"Writing into {os.path.basename(output)}…")
         job = self.context.runner.submit(
-            WRITE_KEY, work, self._wrote, self._write_failed, self._progressed
+            WRITE_KEY,
+            work,
+            self._wrote,
+            self._write_failed,
+            on_progress=self._progressed,
+            on_stopped=self._stopped,
         )
-        # The runner drops results of cancelled jobs; these tell when one really stopped.
-        job.signals.finished.connect(self._stopped_with)
-        job.signals.failed.connect(self._stopped_with)
-        job.signals.cancelled.connect(self._stopped)
         self._job = job
 
     def _progressed(self, done: int, total: int) -> None:
@@ -431,9 +432,6 @@ class WriteModelDialog(QDialog):
             self._cancelled_job = self._job
             self.status_label.setText("Cancelling…")
             self._update_buttons()
-
-    def _stopped_with(self, job: Job, _result: object) -> None:
-        self._stopped(job)
 
     def _stopped(self, job: Job) -> None:
         if job is not self._cancelled_job:

@@ -98,7 +98,7 @@ class HeatmapPane(Pane):
             self.context.read_failed(node, error)
 
         self.status.setText("Loading…")
-        self.context.runner.submit(KEY, work, self._loaded, failed, self._progress)
+        self.context.runner.submit(KEY, work, self._loaded, failed, on_progress=self._progress)
 
     def save_plot(self, path: str | os.PathLike[str]) -> None:
         self.canvas.save(path)

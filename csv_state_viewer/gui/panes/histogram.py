@@ -166,7 +166,7 @@ class HistogramPane(Pane):
             return _Result(found, failures)
 
         self._set_status(["Loading…"])
-        self.context.runner.submit(KEY, work, self._done, self._failed, self._progress)
+        self.context.runner.submit(KEY, work, self._done, self._failed, on_progress=self._progress)
 
     def _progress(self, done: int, total: int) -> None:
         self.status.setText(f"Loading… {100 * done // max(total, 1)}%")

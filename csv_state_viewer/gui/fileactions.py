@@ -1,0 +1,132 @@
+"""What the File menu does once paths are chosen: save, export, compare, in workers.
+
+Each function takes explicit paths so that tests (and scripts) can drive it without a
+file dialog; :mod:`csv_state_viewer.gui.menus` asks the user for the paths.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from csv_state_viewer.core.api import open_state, save_state
+from csv_state_viewer.core.diff import StateDiff, diff_states
+from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.state import State
+from csv_state_viewer.gui.context import Comparison
+from csv_state_viewer.gui.errors import show_error
+
+if TYPE_CHECKING:
+    from csv_state_viewer.core.tree import Node
+    from csv_state_viewer.gui.mainwindow import MainWindow
+
+EXPORTS = {
+    "checkpoint": "TensorFlow checkpoint",
+    "weights": "Keras weights (.weights.h5)",
+    "npz": "NumPy archive (.npz)",
+}
+
+
+def _run(
+    window: MainWindow,
+    key: str,
+    what: str,
+    fn: Callable[[Progress], Any],
+    done: Callable[[Any], None],
+) -> None:
+    """Run ``fn`` with the status bar's progress; errors become dialogs."""
+
+    def failed(error: BaseException) -> None:
+        window.progress.hide()
+        window.status_label.setText(f"{what} failed")
+        window.error_boxes.append(show_error(window, f"{what} failed", error))
+
+    def finished(result: Any) -> None:
+        window.progress.hide()
+        done(result)
+
+    window.progress.setRange(0, 0)
+    window.progress.show()
+    window.status_label.setText(f"{what}…")
+    window.context.runner.submit(key, fn, finished, failed, on_progress=window._progress_to)
+
+
+def _source(window: MainWindow) -> State | None:
+    root = window.current_root()
+    return root.state if root is not None else None
+
+
+def save_as(window: MainWindow, path: str, encoding: str = "text") -> None:
+    """Write the current file as CSV (``text`` or ``base64``); bad rows are left out."""
+    state = _source(window)
+    if state is None:
+        return
+
+    def work(progress: Progress) -> int:
+        return save_state(path, state, encoding, progress=progress, skip_bad=True)
+
+    _run(window, "save", "Saving", work, lambda n: _saved(window, n, path))
+
+
+def export(window: MainWindow, path: str, kind: str, model: str | None = None) -> None:
+    """Export the current file as a checkpoint prefix, ``.weights.h5`` (needs a model) or npz."""
+    state = _source(window)
+    if state is None:
+        return
+    options = {"model": model} if model else None
+
+    def work(progress: Progress) -> int:
+        return save_state(path, state, progress=progress, skip_bad=True, options=options)
+
+    _run(window, "export", f"Exporting {EXPORTS[kind]}", work, lambda n: _saved(window, n, path))
+
+
+def _saved(window: MainWindow, count: int, path: str) -> None:
+    window.status_label.setText(f"Wrote {count} tensors to {path}")
+
+
+def compare_with(window: MainWindow, path: str) -> None:
+    """Compare the current file (A) with the state at ``path`` (B), tensor by tensor."""
+    root = window.current_root()
+    if root is None or root.state is None:
+        return
+    state = root.state
+
+    def work(progress: Progress) -> tuple[State, StateDiff]:
+        other = open_state(path, progress)
+        try:
+            return other, diff_states(state, other, progress)
+        except BaseException:
+            other.close()
+            raise
+
+    _run(window, "compare", "Comparing", work, lambda result: _compared(window, root, *result))
+
+
+def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> None:
+    clear_diffs(window)
+    by_name = {d.name: d for d in result.tensors}
+    for leaf in root.tensors():
+        if leaf.entry is not None and window_first(root, leaf):
+            leaf.diff = by_name.get(leaf.entry.name)
+    window.context.set_comparison(Comparison(root, other, result))
+    counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in result.counts().items())
+    window.status_label.setText(f"Compared with {os.path.basename(other.path)}: {counts}")
+    window.set_tab("compare")
+
+
+def window_first(root: Node, leaf: Node) -> bool:
+    """Only the first row of a repeated name is compared (as core.diff does)."""
+    assert root.state is not None and leaf.entry is not None
+    return root.state.entry(leaf.entry.name) is leaf.entry
+
+
+def clear_diffs(window: MainWindow) -> None:
+    comparison = window.context.comparison
+    if comparison is None:
+        return
+    for leaf in comparison.root.tensors():
+        leaf.diff = None
+    window.context.set_comparison(None)
+    comparison.other.close()

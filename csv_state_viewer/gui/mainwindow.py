@@ -1,0 +1,372 @@
+"""The viewer's main window: the tensor tree on the left, panes for the selection on the right.
+
+Files open in workers (one task per path); the tree appears when the index is built, and
+statistics, plots and values are computed by the panes in their own workers. Closing the
+window cancels every task and waits for the threads.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QLineEdit,
+    QMainWindow,
+    QProgressBar,
+    QSplitter,
+    QStackedWidget,
+    QTabWidget,
+    QToolButton,
+    QTreeView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from csv_state_viewer.core.state import State
+from csv_state_viewer.core.tree import FILE, Node
+from csv_state_viewer.gui import menus
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.dropping import local_paths
+from csv_state_viewer.gui.errors import show_error
+from csv_state_viewer.gui.loading import open_tree
+from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.panes.compare import ComparePane
+from csv_state_viewer.gui.panes.heatmap import HeatmapPane
+from csv_state_viewer.gui.panes.histogram import HistogramPane
+from csv_state_viewer.gui.panes.summary import SummaryPane
+from csv_state_viewer.gui.panes.values import ValuesPane
+from csv_state_viewer.gui.resources import sample_files
+from csv_state_viewer.gui.settings import Settings
+from csv_state_viewer.gui.treefilter import TensorFilterProxy
+from csv_state_viewer.gui.treemodel import NAME, NODE_ROLE, TensorTreeModel
+from csv_state_viewer.gui.welcome import WelcomeView
+
+TABS = ("summary", "histogram", "heatmap", "values", "compare")
+
+
+class MainWindow(QMainWindow):
+    file_opened = Signal(object)  # the file's tree Node
+    open_failed = Signal(str, str)  # path, message
+
+    def __init__(self, settings: Settings | None = None) -> None:
+        super().__init__()
+        self.setWindowTitle("csv-state-viewer")
+        self.setAcceptDrops(True)
+        self.context = ViewerContext(settings, self)
+        self.settings = self.context.settings
+        self.model = TensorTreeModel(self)
+        self.proxy = TensorFilterProxy(self)
+        self.proxy.setSourceModel(self.model)
+        self.error_boxes: list[Any] = []  # dialogs shown, kept for tests and for the user
+
+        self.filter_edit = QLineEdit()
+        self.filter_edit.setPlaceholderText("Filter names (text or glob: *kernel, dense*/bias)")
+        self.filter_edit.setClearButtonEnabled(True)
+        self.filter_edit.textChanged.connect(self._filter_changed)
+        self.tree = self._make_tree()
+        left = QWidget()
+        left_layout = QVBoxLayout(left)
+        left_layout.setContentsMargins(0, 0, 0, 0)
+        left_layout.addWidget(self.filter_edit)
+        left_layout.addWidget(self.tree)
+
+        self.panes: dict[str, Pane] = {
+            "summary": SummaryPane(self.context),
+            "histogram": HistogramPane(self.context),
+            "heatmap": HeatmapPane(self.context),
+            "values": ValuesPane(self.context),
+            "compare": ComparePane(self.context),
+        }
+        self.tabs = QTabWidget()
+        for pane in self.panes.values():
+            self.tabs.addTab(pane, pane.title)
+        self.tabs.currentChanged.connect(self._tab_changed)
+        self._stale_panes: set[str] = set()
+
+        self.splitter = QSplitter(Qt.Orientation.Horizontal)
+        self.splitter.addWidget(left)
+        self.splitter.addWidget(self.tabs)
+        self.splitter.setStretchFactor(1, 1)
+        self.splitter.setSizes([420, 860])
+
+        self.welcome = WelcomeView()
+        self.welcome.open_requested.connect(lambda: menus.open_dialog(self))
+        self.welcome.file_chosen.connect(self.open_file)
+        self.welcome.set_samples(sample_files())
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.welcome)
+        self.stack.addWidget(self.splitter)
+        self.setCentralWidget(self.stack)
+
+        self._make_status_bar()
+        self.context.tensor_failed.connect(self.model.refresh)
+        self.context.comparison_changed.connect(self.model.refresh)
+        self.context.runner.task_failed.connect(self._task_failed)
+        self.menus = menus.build(self)
+        self.refresh_recent()
+        self._restore_layout()
+        self._pending_select: str | None = None
+
+    # ------------------------------------------------------------------ building
+    def _make_tree(self) -> QTreeView:
+        tree = QTreeView()
+        tree.setModel(self.proxy)
+        tree.setUniformRowHeights(True)
+        tree.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        tree.setSortingEnabled(True)
+        tree.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # file order until a header click
+        tree.setAlternatingRowColors(True)
+        tree.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
+        tree.header().resizeSection(NAME, 220)
+        tree.selectionModel().selectionChanged.connect(self._selection_changed)
+        tree.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
+        return tree
+
+    def _make_status_bar(self) -> None:
+        self.status_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.clicked.connect(self.cancel_opening)
+        bar = self.statusBar()
+        bar.addWidget(self.status_label, 1)
+        bar.addPermanentWidget(self.progress)
+        bar.addPermanentWidget(self.cancel_button)
+        self.progress.hide()
+        self.cancel_button.hide()
+        find = QShortcut(QKeySequence("Ctrl+F"), self)
+        find.activated.connect(self.filter_edit.setFocus)
+
+    # ------------------------------------------------------------------- opening
+    @property
+    def roots(self) -> list[Node]:
+        return self.model.roots
+
+    def open_files(self, paths: list[str]) -> None:
+        for path in paths:
+            self.open_file(path)
+
+    def open_file(self, path: str) -> None:
+        path = os.path.abspath(path)
+        for root in self.roots:
+            if root.state is not None and os.path.abspath(root.state.path) == path:
+                self.select_node(root)
+                return
+        key = f"open:{path}"
+        name = os.path.basename(path.rstrip("/\\"))
+        self._show_progress(f"Opening {name}…")
+        self.context.runner.submit(
+            key,
+            lambda progress: open_tree(path, progress),
+            lambda result: self._opened(path, result),
+            lambda error: self._open_failed(path, error),
+            on_progress=self._progress_to,
+        )
+
+    def _opened(self, path: str, result: tuple[State, Node]) -> None:
+        state, root = result
+        self.model.add_root(root)
+        self.stack.setCurrentWidget(self.splitter)
+        self.settings.add_recent(path)
+        self.refresh_recent()
+        self._hide_progress_if_idle()
+        bad = len(state.errors)
+        note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
+        self.status_label.setText(f"Opened {root.label}: {len(state.entries)} tensors{note}")
+        if self._pending_select is None or not self.select(self._pending_select):
+            first = next(root.tensors(), root)
+            self.select_node(first)
+            self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
+        self.file_opened.emit(root)
+
+    def _open_failed(self, path: str, error: BaseException) -> None:
+        self._hide_progress_if_idle()
+        box = show_error(self, "Cannot open file", error)
+        self.error_boxes.append(box)
+        self.status_label.setText(box.text())
+        self.open_failed.emit(path, box.text())
+
+    def cancel_opening(self) -> None:
+        for key in self.context.runner.running_keys("open:"):
+            self.context.runner.cancel(key)
+        self._hide_progress_if_idle()
+        self.status_label.setText("Cancelled")
+
+    def close_file(self, root: Node) -> None:
+        comparison = self.context.comparison
+        if comparison is not None and comparison.root is root:
+            menus.clear_comparison(self)
+        self.model.remove_root(root)
+        if root.state is not None:
+            self.context.cache.forget(root.state)
+            root.state.close()
+        if not self.roots:
+            self.stack.setCurrentWidget(self.welcome)
+        self._selection_changed()
+
+    def refresh_recent(self) -> None:
+        recent = self.settings.recent_files()
+        self.welcome.set_recent(recent)
+        menus.fill_recent(self, recent)
+
+    # ----------------------------------------------------------------- progress
+    def _show_progress(self, text: str) -> None:
+        self.status_label.setText(text)
+        self.progress.setRange(0, 0)
+        self.progress.show()
+        self.cancel_button.show()
+
+    def _progress_to(self, done: int, total: int) -> None:
+        self.progress.setRange(0, 1000)
+        self.progress.setValue(1000 * done // total if total else 0)
+
+    def _hide_progress_if_idle(self) -> None:
+        if not self.context.runner.running_keys("open:"):
+            self.progress.hide()
+            self.cancel_button.hide()
+
+    def _task_failed(self, key: str, error: BaseException) -> None:
+        self.error_boxes.append(show_error(self, "Operation failed", error))
+
+    # ---------------------------------------------------------------- selection
+    def selected_nodes(self) -> list[Node]:
+        """Selected nodes, the current one first."""
+        selection = self.tree.selectionModel()
+        current = selection.currentIndex()
+        rows = selection.selectedRows(NAME)
+        nodes: list[Node] = []
+        if current.isValid() and selection.isSelected(current.siblingAtColumn(NAME)):
+            nodes.append(current.data(NODE_ROLE))
+        nodes += [i.data(NODE_ROLE) for i in rows if i.data(NODE_ROLE) not in nodes]
+        return nodes
+
+    def select(self, name: str) -> bool:
+        """Select a tensor by full name, a scope by path or a file by its label."""
+        for root in self.roots:
+            if name in (root.label, root.name):
+                self.select_node(root)
+                return True
+            found = root.find(name) or _find_scope(root, name)
+            if found is not None:
+                self.select_node(found)
+                return True
+        return False
+
+    def select_when_opened(self, name: str) -> None:
+        """Select ``name`` instead of the first tensor when a file has opened."""
+        self._pending_select = name
+
+    def select_node(self, node: Node) -> None:
+        index = self.proxy.mapFromSource(self.model.index_of(node))
+        if not index.isValid():  # filtered out: clear the filter to show it
+            self.filter_edit.clear()
+            index = self.proxy.mapFromSource(self.model.index_of(node))
+        self.tree.scrollTo(index)
+        self.tree.selectionModel().setCurrentIndex(
+            index,
+            QItemSelectionModel.SelectionFlag.ClearAndSelect
+            | QItemSelectionModel.SelectionFlag.Rows,
+        )
+
+    def set_tab(self, name: str) -> None:
+        self.tabs.setCurrentWidget(self.panes[name])
+
+    def current_pane(self) -> Pane:
+        widget = self.tabs.currentWidget()
+        assert isinstance(widget, Pane)
+        return widget
+
+    def _selection_changed(self, *_: Any) -> None:
+        self._stale_panes = set(self.panes)
+        # coalesce the selection + current-index signals of one click into one update
+        QTimer.singleShot(0, self._update_current_pane)
+
+    def _update_current_pane(self) -> None:
+        name = TABS[self.tabs.currentIndex()]
+        if name in self._stale_panes:
+            self._stale_panes.discard(name)
+            self.panes[name].show_nodes(self.selected_nodes())
+        nodes = self.selected_nodes()
+        roots = {n.root().label for n in nodes}
+        self.setWindowTitle(
+            f"{', '.join(sorted(roots))} - csv-state-viewer" if roots else "csv-state-viewer"
+        )
+
+    def _tab_changed(self, _index: int) -> None:
+        self._update_current_pane()
+
+    def _filter_changed(self, text: str) -> None:
+        self.proxy.set_pattern(text)
+        if text.strip():
+            self.tree.expandAll()
+
+    def current_root(self) -> Node | None:
+        nodes = self.selected_nodes()
+        if nodes:
+            return nodes[0].root()
+        return self.roots[0] if self.roots else None
+
+    # ------------------------------------------------------------ drag and drop
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:  # noqa: N802
+        if local_paths(event.mimeData()):
+            event.acceptProposedAction()
+        else:
+            event.ignore()
+
+    def dropEvent(self, event: QDropEvent) -> None:  # noqa: N802
+        paths = local_paths(event.mimeData())
+        if not paths:
+            event.ignore()
+            return
+        event.acceptProposedAction()
+        if len(paths) == 1:
+            self.open_file(paths[0])
+        else:
+            menus.ask_open_or_convert(self, paths)
+
+    # ------------------------------------------------------------------ closing
+    def _restore_layout(self) -> None:
+        geometry = self.settings.geometry("window")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        else:
+            self.resize(1280, 800)
+        splitter = self.settings.geometry("splitter")
+        if splitter is not None:
+            self.splitter.restoreState(splitter)
+
+    def closeEvent(self, event: QCloseEvent) -> None:  # noqa: N802
+        self.settings.set_geometry("window", self.saveGeometry())
+        self.settings.set_geometry("splitter", self.splitter.saveState())
+        self.settings.sync()
+        self.shutdown()
+        super().closeEvent(event)
+
+    def shutdown(self) -> None:
+        """Cancel and wait for every worker, then close the open files."""
+        menus.close_dialogs(self)
+        self.context.shutdown()
+        for root in list(self.roots):
+            if root.state is not None:
+                root.state.close()
+        comparison = self.context.comparison
+        if comparison is not None:
+            comparison.other.close()
+
+
+def _find_scope(root: Node, path: str) -> Node | None:
+    stack = list(root.children)
+    while stack:
+        node = stack.pop()
+        if node.kind != FILE and node.entry is None and node.name == path:
+            return node
+        stack.extend(node.children)
+    return None

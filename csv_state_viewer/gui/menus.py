@@ -1,0 +1,258 @@
+"""The window's menus and the dialogs they open; the work itself is in fileactions."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+
+from csv_state_viewer import __version__
+from csv_state_viewer.gui import fileactions
+from csv_state_viewer.gui.resources import sample_files
+
+if TYPE_CHECKING:
+    from csv_state_viewer.gui.mainwindow import MainWindow
+
+STATE_FILTER = (
+    "Training states (*.csv *.csv.gz *.npz *.index *.keras *.weights.h5 *.h5);;All files (*)"
+)
+PLOT_PANES = ("histogram", "heatmap", "compare")
+
+
+@dataclass
+class Menus:
+    recent: QMenu
+    file_actions: list[QAction]  # enabled only when a file is open
+    dialogs: list[QWidget] = field(default_factory=list)
+
+
+def _action(window: MainWindow, menu: QMenu, text: str, slot: Any, shortcut: Any = None) -> QAction:
+    action = QAction(text, window)
+    if shortcut is not None:
+        action.setShortcut(QKeySequence(shortcut))
+    action.triggered.connect(lambda _checked=False: slot())
+    menu.addAction(action)
+    return action
+
+
+def build(window: MainWindow) -> Menus:
+    bar = window.menuBar()
+    file_menu = bar.addMenu("&File")
+    _action(
+        window, file_menu, "&Open…", partial(open_dialog, window), QKeySequence.StandardKey.Open
+    )
+    recent = file_menu.addMenu("Open &Recent")
+    samples = file_menu.addMenu("Open &Sample")
+    for path in sample_files():
+        _action(window, samples, path.name, partial(window.open_file, str(path)))
+    file_menu.addSeparator()
+    needs_file = [
+        _action(window, file_menu, "&Compare with…", partial(_compare_dialog, window)),
+        _action(window, file_menu, "Clear comparison", partial(clear_comparison, window)),
+    ]
+    file_menu.addSeparator()
+    needs_file.append(
+        _action(
+            window, file_menu, "Save &As CSV…", partial(_save_as_dialog, window), "Ctrl+Shift+S"
+        )
+    )
+    export_menu = file_menu.addMenu("&Export")
+    for kind, text in fileactions.EXPORTS.items():
+        needs_file.append(
+            _action(window, export_menu, text + "…", partial(_export_dialog, window, kind))
+        )
+    needs_file.append(
+        _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))
+    )
+    _action(window, file_menu, "Con&vert files…", partial(convert_dialog, window))
+    file_menu.addSeparator()
+    needs_file.append(
+        _action(window, file_menu, "Save &plot…", partial(_save_plot_dialog, window), "Ctrl+P")
+    )
+    needs_file.append(
+        _action(
+            window,
+            file_menu,
+            "C&lose file",
+            partial(_close_current, window),
+            QKeySequence.StandardKey.Close,
+        )
+    )
+    _action(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
+    help_menu = bar.addMenu("&Help")
+    _action(window, help_menu, "&About", partial(about, window))
+    menus = Menus(recent, needs_file)
+    for action in needs_file:
+        action.setEnabled(False)
+    window.file_opened.connect(lambda _root: _enable(menus, True))
+    return menus
+
+
+def _enable(menus: Menus, on: bool) -> None:
+    for action in menus.file_actions:
+        action.setEnabled(on)
+
+
+def fill_recent(window: MainWindow, paths: list[str]) -> None:
+    menu = window.menus.recent if hasattr(window, "menus") else None
+    if menu is None:
+        return
+    menu.clear()
+    for path in paths:
+        _action(window, menu, path, partial(window.open_file, path))
+    menu.setEnabled(bool(paths))
+    if paths:
+        menu.addSeparator()
+        _action(window, menu, "Clear list", partial(_clear_recent, window))
+
+
+def _clear_recent(window: MainWindow) -> None:
+    window.settings.clear_recent()
+    window.refresh_recent()
+
+
+# ------------------------------------------------------------------ dialogs
+def open_dialog(window: MainWindow) -> None:
+    paths, _ = QFileDialog.getOpenFileNames(window, "Open training state", "", STATE_FILTER)
+    window.open_files(paths)
+
+
+def _compare_dialog(window: MainWindow) -> None:
+    path, _ = QFileDialog.getOpenFileName(window, "Compare with", "", STATE_FILTER)
+    if path:
+        fileactions.compare_with(window, path)
+
+
+def clear_comparison(window: MainWindow) -> None:
+    fileactions.clear_diffs(window)
+
+
+def _save_as_dialog(window: MainWindow) -> None:
+    text, base64 = "CSV, decimal text (*.csv)", "CSV, base64 of the bytes (*.csv)"
+    path, chosen = QFileDialog.getSaveFileName(window, "Save as CSV", "", f"{text};;{base64}")
+    if path:
+        fileactions.save_as(window, path, "base64" if chosen == base64 else "text")
+
+
+def _export_dialog(window: MainWindow, kind: str) -> None:
+    filters = {
+        "checkpoint": "Checkpoint prefix (*)",
+        "weights": "Keras weights (*.weights.h5)",
+        "npz": "NumPy archive (*.npz)",
+    }
+    path, _ = QFileDialog.getSaveFileName(window, fileactions.EXPORTS[kind], "", filters[kind])
+    if not path:
+        return
+    model = None
+    if kind == "weights":
+        model, _ = QFileDialog.getOpenFileName(
+            window, "Model the weights belong to", "", "Keras models (*.keras *.h5)"
+        )
+        if not model:
+            return
+        if not path.endswith(".weights.h5"):
+            path += ".weights.h5"
+    elif kind == "npz" and not path.endswith(".npz"):
+        path += ".npz"
+    fileactions.export(window, path, kind, model)
+
+
+def _save_plot_dialog(window: MainWindow) -> None:
+    name = next((n for n in PLOT_PANES if window.panes[n] is window.current_pane()), "histogram")
+    window.set_tab(name)
+    path, _ = QFileDialog.getSaveFileName(
+        window, "Save plot", f"{name}.png", "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)"
+    )
+    if path:
+        save_plot(window, path)
+
+
+def save_plot(window: MainWindow, path: str) -> None:
+    pane: Any = window.current_pane()
+    if not hasattr(pane, "save_plot"):
+        pane = window.panes["histogram"]
+    try:
+        pane.save_plot(path)
+    except (OSError, ValueError) as err:
+        from csv_state_viewer.gui.errors import show_error
+
+        window.error_boxes.append(show_error(window, "Cannot save the plot", err))
+        return
+    window.status_label.setText(f"Saved plot to {path}")
+
+
+def write_model_dialog(window: MainWindow) -> QWidget | None:
+    from csv_state_viewer.gui.dialogs.writemodel import WriteModelDialog
+
+    root = window.current_root()
+    if root is None or root.state is None:
+        return None
+    dialog = WriteModelDialog(root.state, window.context, window)
+    _keep(window, dialog)
+    return dialog
+
+
+def convert_dialog(window: MainWindow, paths: list[str] | None = None) -> QWidget:
+    from csv_state_viewer.gui.dialogs.convert import ConvertDialog
+
+    dialog = ConvertDialog(window.context, window)
+    if paths:
+        dialog.add_files(paths)
+    _keep(window, dialog)
+    return dialog
+
+
+def _keep(window: MainWindow, dialog: QWidget) -> None:
+    window.menus.dialogs.append(dialog)
+    dialog.show()
+    dialog.raise_()
+
+
+def close_dialogs(window: MainWindow) -> None:
+    for dialog in window.menus.dialogs:
+        dialog.close()
+    window.menus.dialogs.clear()
+
+
+def ask_open_or_convert(window: MainWindow, paths: list[str]) -> QMessageBox:
+    """Several files dropped: open them all, or convert them."""
+    box = QMessageBox(window)
+    box.setObjectName("drop_choice")
+    box.setWindowTitle("Files dropped")
+    box.setText(f"{len(paths)} files dropped. Open them, or convert them to another format?")
+    open_button = box.addButton("Open all", QMessageBox.ButtonRole.AcceptRole)
+    convert_button = box.addButton("Convert…", QMessageBox.ButtonRole.ActionRole)
+    box.addButton(QMessageBox.StandardButton.Cancel)
+
+    def chosen(button: Any) -> None:
+        if button is open_button:
+            window.open_files(paths)
+        elif button is convert_button:
+            convert_dialog(window, paths)
+
+    box.buttonClicked.connect(chosen)
+    _keep(window, box)
+    return box
+
+
+def _close_current(window: MainWindow) -> None:
+    root = window.current_root()
+    if root is not None:
+        window.close_file(root)
+
+
+def about(window: MainWindow) -> QMessageBox:
+    box = QMessageBox(window)
+    box.setWindowTitle("About csv-state-viewer")
+    box.setText(
+        f"<b>csv-state-viewer {__version__}</b><p>Inspect, compare and convert neural-network "
+        "training state saved as CSV, TensorFlow checkpoints, Keras files and NumPy archives."
+        f"<p>Files open lazily; statistics and plots are computed in the background."
+        f"<p>Settings: {os.path.basename(window.settings.store.fileName())}"
+    )
+    _keep(window, box)
+    return box

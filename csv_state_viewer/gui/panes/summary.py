@@ -1,0 +1,445 @@
+"""The Summary tab: what is known about the selected node, and its statistics.
+
+A tensor shows its properties, metadata and statistics; a file or scope shows totals
+and statistics over all its readable tensors (computed in a worker, cancellable), a file
+also its problems. Statistics of a tensor come from the shared cache when known.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from typing import NamedTuple
+
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QBrush, QColor, QFontDatabase
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGroupBox,
+    QHBoxLayout,
+    QHeaderView,
+    QLabel,
+    QPlainTextEdit,
+    QProgressBar,
+    QPushButton,
+    QScrollArea,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
+
+from csv_state_viewer.cli.output import human_bytes, shape_text
+from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.progress import Progress, check_cancelled
+from csv_state_viewer.core.stats import TensorStats, combine
+from csv_state_viewer.core.tree import FILE, TENSOR, Node, totals
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.panes.base import Pane
+
+TASK = "summary"
+ERROR = "error"  # field_text key of the error shown instead of statistics
+NONE = "—"
+_RED = QColor("#c62828")
+_RED_BACKGROUND = QColor("#ffebee")
+_ERROR_STYLE = "color: #c62828; font-weight: bold;"
+
+
+def number_text(value: float | None, integer: bool = False) -> str:
+    """Six significant digits (the exact value goes into the tooltip); "—" for None."""
+    if value is None:
+        return NONE
+    return str(int(value)) if integer else f"{value:.6g}"
+
+
+def bytes_text(count: int) -> str:
+    return human_bytes(count) if count < 1024 else f"{human_bytes(count)} ({count:,} B)"
+
+
+def zeros_text(zeros: int, count: int) -> str:
+    percent = 100.0 * zeros / count if count else 0.0
+    return f"{percent:.6g} % ({zeros:,} of {count:,})"
+
+
+def inf_text(posinf: int, neginf: int) -> str:
+    if not posinf + neginf:
+        return "0"
+    return f"{posinf + neginf:,} (+Inf {posinf:,}, -Inf {neginf:,})"
+
+
+class Row(NamedTuple):
+    """One line of a properties or statistics table."""
+
+    key: str
+    label: str
+    text: str
+    highlight: bool = False  # red and bold: NaN, Inf, bad rows
+    tip: float | None = None  # exact value for the tooltip
+
+
+@dataclass(frozen=True)
+class Aggregate:
+    """Statistics over the tensors of a file or scope."""
+
+    stats: TensorStats
+    measured: int
+    failed: list[tuple[Node, RowError]]
+
+
+def tensor_rows(node: Node) -> list[Row]:
+    entry, state = node.entry, node.state
+    assert entry is not None and state is not None
+    span = entry.span
+    return [
+        Row("name", "Name", entry.name or NONE),
+        Row("file", "File", state.path),
+        Row("format", "Format", state.format_name or NONE),
+        Row("encoding", "Encoding", entry.encoding or NONE),
+        Row("line", "Line in file", str(entry.line or NONE)),
+        Row("bytes", "Bytes in file", bytes_text(span[1] - span[0]) if span else NONE),
+        Row("shape", "Shape", shape_text(entry.shape)),
+        Row("dtype", "Dtype", str(entry.dtype) if entry.dtype is not None else "?"),
+        Row("parameters", "Parameters", f"{entry.size:,}"),
+        Row("decoded", "Decoded size", bytes_text(entry.nbytes)),
+    ]
+
+
+def group_rows(node: Node) -> list[Row]:
+    counts = totals(node)
+    spans = [n.entry.span for n in node.tensors() if n.entry is not None and n.entry.span]
+    in_file = sum(end - start for start, end in spans)
+    rows = [Row("name", "Name", node.name)]
+    if node.kind == FILE and node.state is not None:
+        rows.append(Row("format", "Format", node.state.format_name or NONE))
+    return [
+        *rows,
+        Row("tensors", "Tensors", f"{counts.tensors:,}"),
+        Row("parameters", "Parameters", f"{counts.parameters:,}"),
+        Row("bytes", "Bytes in file", bytes_text(in_file) if spans else NONE),
+        Row("decoded", "Decoded size", bytes_text(counts.nbytes)),
+        Row("errors", "Bad rows", f"{counts.errors:,}", counts.errors > 0),
+        Row("optimizer", "Optimizer tensors", f"{counts.optimizer:,}"),
+    ]
+
+
+def stats_rows(stats: TensorStats, integer: bool = False) -> list[Row]:
+    """``integer``: min and max of an integer tensor are shown in full."""
+    whole = integer and stats.finite > 0
+    return [
+        Row("min", "Minimum", number_text(stats.min, whole), tip=stats.min),
+        Row("max", "Maximum", number_text(stats.max, whole), tip=stats.max),
+        Row("mean", "Mean", number_text(stats.mean), tip=stats.mean),
+        Row("std", "Standard deviation", number_text(stats.std), tip=stats.std),
+        Row("l2", "L2 norm", number_text(stats.l2), tip=stats.l2),
+        Row("zeros", "Zeros", zeros_text(stats.zeros, stats.count)),
+        Row("nan", "NaN", f"{stats.nan:,}", stats.nan > 0),
+        Row("inf", "Inf", inf_text(stats.posinf, stats.neginf), stats.inf > 0),
+    ]
+
+
+class _Part:
+    """The progress of one tensor as a slice of the whole (cancelling stops the whole)."""
+
+    def __init__(self, outer: Progress, start: int, weight: int, total: int) -> None:
+        self._outer, self._start, self._weight, self._total = outer, start, weight, total
+
+    def report(self, done: int, total: int) -> None:
+        if total > 0:
+            self._outer.report(self._start + self._weight * min(done, total) // total, self._total)
+
+    def cancelled(self) -> bool:
+        return self._outer.cancelled()
+
+
+def measure(context: ViewerContext, nodes: list[Node], progress: Progress) -> Aggregate:
+    """Worker: statistics over ``nodes``, skipping (and listing) unreadable ones."""
+    weights = [max(n.entry.nbytes, 1) if n.entry is not None else 1 for n in nodes]
+    total, done = sum(weights), 0
+    parts: list[TensorStats] = []
+    failed: list[tuple[Node, RowError]] = []
+    for node, weight in zip(nodes, weights, strict=True):
+        check_cancelled(progress)
+        try:
+            parts.append(context.load_stats(node, _Part(progress, done, weight, total)))
+        except RowError as err:
+            failed.append((node, err))
+        done += weight
+        progress.report(done, total)
+    return Aggregate(combine(parts), len(parts), failed)
+
+
+def _table() -> QTableWidget:
+    table = QTableWidget(0, 2)
+    table.horizontalHeader().hide()
+    table.verticalHeader().hide()
+    table.horizontalHeader().setSectionResizeMode(0, QHeaderView.ResizeMode.ResizeToContents)
+    table.horizontalHeader().setStretchLastSection(True)
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setVerticalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+    return table
+
+
+def _text_box() -> QPlainTextEdit:
+    box = QPlainTextEdit()
+    box.setReadOnly(True)
+    box.setFont(QFontDatabase.systemFont(QFontDatabase.SystemFont.FixedFont))
+    box.setLineWrapMode(QPlainTextEdit.LineWrapMode.NoWrap)
+    return box
+
+
+class SummaryPane(Pane):
+    """Properties and statistics of the first selected node; see the module docstring."""
+
+    title = "Summary"
+    summary_ready = Signal()  # statistics (or the reason there are none) are on screen
+
+    def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.node: Node | None = None
+        self._rows: dict[str, tuple[QTableWidget, int]] = {}  # key -> its table and row
+        self.heading = QLabel()
+        self.heading.setStyleSheet("font-weight: bold;")
+        self.heading.setWordWrap(True)
+        self.selection_label = QLabel()
+        self.error_label = QLabel()
+        self.error_label.setWordWrap(True)
+        self.error_label.setStyleSheet(_ERROR_STYLE)
+        self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.properties = _table()
+        self.statistics = _table()
+        self.status_label = QLabel()
+        self.progress = QProgressBar()
+        self.progress.setRange(0, 1000)
+        self.progress.setTextVisible(False)
+        self.cancel_button = QPushButton("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        self.metadata = _text_box()
+        self.problems = _text_box()
+        self.metadata_box = QGroupBox("Metadata")
+        QVBoxLayout(self.metadata_box).addWidget(self.metadata)
+        self.problems_box = QGroupBox("Problems")
+        QVBoxLayout(self.problems_box).addWidget(self.problems)
+
+        status = QHBoxLayout()
+        status.addWidget(self.status_label, 1)
+        status.addWidget(self.progress)
+        status.addWidget(self.cancel_button)
+        content = QWidget()
+        layout = QVBoxLayout(content)
+        widgets: list[QWidget] = [self.heading, self.selection_label, self.error_label]
+        for widget in [*widgets, self.properties]:
+            layout.addWidget(widget)
+        layout.addLayout(status)
+        for widget in [self.statistics, self.metadata_box, self.problems_box]:
+            layout.addWidget(widget)
+        layout.addStretch(1)
+        scroll = QScrollArea()
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(content)
+        outer = QVBoxLayout(self)
+        outer.setContentsMargins(0, 0, 0, 0)
+        outer.addWidget(scroll)
+        self.show_nodes([])
+
+    # ------------------------------------------------------------------ for tests
+    def field_text(self, key: str) -> str:
+        """The value shown for ``key`` ("min", "shape", ...); "" when it is not shown.
+
+        ``"error"`` is the error of a bad or unreadable tensor shown instead of statistics.
+        """
+        if key == ERROR:
+            return self.error_label.text()
+        item = self._item(key)
+        return item.text() if item is not None else ""
+
+    def field_tooltip(self, key: str) -> str:
+        item = self._item(key)
+        return item.toolTip() if item is not None else ""
+
+    def has_field(self, key: str) -> bool:
+        return key in self._rows
+
+    def is_highlighted(self, key: str) -> bool:
+        """True when the row of ``key`` is shown, in bold red."""
+        if key == ERROR:
+            return bool(self.error_label.text())
+        item = self._item(key)
+        return item is not None and item.font().bold() and item.foreground().color() == _RED
+
+    def _item(self, key: str) -> QTableWidgetItem | None:
+        table, row = self._rows.get(key, (None, -1))
+        return table.item(row, 1) if table is not None else None
+
+    # ------------------------------------------------------------------ selection
+    def show_nodes(self, nodes: list[Node]) -> None:
+        self.nodes = list(nodes)
+        self.context.runner.cancel(TASK)
+        self.node = nodes[0] if nodes else None
+        self._clear(self.properties)
+        self._clear(self.statistics)
+        self._set_error(None)
+        self._set_busy(None)
+        self.statistics.hide()
+        self.metadata_box.hide()
+        self.problems_box.hide()
+        self.selection_label.setText(f"{len(nodes)} selected")
+        self.selection_label.setVisible(len(nodes) > 1)
+        if self.node is None:
+            self.heading.setText("Select a file, scope or tensor to see its summary")
+            self.summary_ready.emit()
+        elif self.node.kind == TENSOR:
+            self._show_tensor(self.node)
+        else:
+            self._show_group(self.node)
+
+    def cancel(self) -> None:
+        """Stop computing statistics."""
+        if self.context.runner.running(TASK):
+            self.context.runner.cancel(TASK)
+            self._set_busy(None, "Statistics cancelled")
+
+    # ------------------------------------------------------------------ tensors
+    def _show_tensor(self, node: Node) -> None:
+        entry, state = node.entry, node.state
+        assert entry is not None and state is not None
+        owner = entry.metadata.get("slot_of")
+        slot = f"Optimizer slot {node.slot!r} of {owner}"
+        self.heading.setText(slot if node.slot else f"Tensor {node.name}")
+        self._fill(self.properties, tensor_rows(node))
+        metadata = json.dumps(entry.metadata, indent=2, sort_keys=True, default=str)
+        self.metadata.setPlainText(metadata)
+        self.metadata_box.show()
+        if node.error is not None:
+            self._set_error(node.error)
+            self.summary_ready.emit()
+            return
+        cached = self.context.cache.cached_stats(state, entry)
+        if cached is not None:
+            self._tensor_done(node, cached)
+            return
+        self._set_busy(0, "Computing statistics…")
+        self.context.runner.submit(
+            TASK,
+            # the worker's function holds no widget: it may be released on the worker thread
+            functools.partial(self.context.load_stats, node),
+            on_done=lambda stats: self._tensor_done(node, stats),
+            on_error=lambda error: self._failed(node, error),
+            on_progress=self._progressed,
+        )
+
+    def _tensor_done(self, node: Node, stats: TensorStats) -> None:
+        if node is self.node and node.entry is not None:
+            dtype = node.entry.dtype
+            self._show_stats(stats_rows(stats, dtype is not None and dtype.kind in "biu"))
+
+    # ------------------------------------------------------------------ files, scopes
+    def _show_group(self, node: Node) -> None:
+        self.heading.setText(f"{'File' if node.kind == FILE else 'Scope'} {node.name}")
+        self._group_properties(node)
+        good = [n for n in node.tensors() if n.error is None and n.entry is not None]
+        if not good:
+            self._set_busy(None, "No readable tensors")
+            self.summary_ready.emit()
+            return
+        cached = [self._cached_stats(n) for n in good]
+        known = [stats for stats in cached if stats is not None]
+        if len(known) == len(good):  # every tensor measured before: no worker needed
+            self._group_done(node, Aggregate(combine(known), len(known), []))
+            return
+        self._set_busy(0, f"Computing statistics of {len(good):,} tensors…")
+        self.context.runner.submit(
+            TASK,
+            functools.partial(measure, self.context, good),
+            on_done=lambda result: self._group_done(node, result),
+            on_error=lambda error: self._failed(node, error),
+            on_progress=self._progressed,
+        )
+
+    def _cached_stats(self, node: Node) -> TensorStats | None:
+        assert node.state is not None and node.entry is not None
+        return self.context.cache.cached_stats(node.state, node.entry)
+
+    def _group_properties(self, node: Node) -> None:
+        self._fill(self.properties, group_rows(node))
+        if node.kind == FILE and node.state is not None:
+            # in line order: data errors found while reading are appended as met
+            problems = sorted(node.state.errors, key=lambda p: (p.line or 0, p.name or ""))
+            self.problems.setPlainText("\n".join(map(str, problems)) or "No problems found")
+            self.problems_box.setTitle(f"Problems ({len(problems)})")
+            self.problems_box.show()
+
+    def _group_done(self, node: Node, result: Aggregate) -> None:
+        for failed, error in result.failed:
+            self.context.read_failed(failed, error)
+        if node is not self.node:
+            return
+        if result.failed:  # the bad-row count and the problems list have grown
+            self._group_properties(node)
+        skipped = totals(node).tensors - result.measured
+        self._show_stats(
+            [
+                Row("measured", "Tensors measured", f"{result.measured:,}"),
+                Row("skipped", "Tensors skipped (bad or unreadable)", f"{skipped:,}", skipped > 0),
+                *stats_rows(result.stats),
+            ]
+        )
+
+    # ------------------------------------------------------------------ shared
+    def _failed(self, node: Node, error: BaseException) -> None:
+        if isinstance(error, RowError):
+            self.context.read_failed(node, error)
+        if node is not self.node:
+            return
+        self._set_busy(None)
+        message = error.problem.message if isinstance(error, RowError) else describe(error)[0]
+        self._set_error(message)
+        self.summary_ready.emit()
+
+    def _progressed(self, done: int, total: int) -> None:
+        if total > 0:
+            self.progress.setValue(1000 * done // total)
+
+    def _show_stats(self, rows: list[Row]) -> None:
+        self._set_busy(None)
+        self._fill(self.statistics, rows)
+        self.statistics.show()
+        self.summary_ready.emit()
+
+    def _fill(self, table: QTableWidget, rows: list[Row]) -> None:
+        """Replace the rows of ``table``; highlighted rows are red and bold."""
+        self._clear(table)
+        table.setRowCount(len(rows))
+        for index, row in enumerate(rows):
+            cells = (QTableWidgetItem(row.label), QTableWidgetItem(row.text))
+            cells[1].setToolTip(repr(row.tip) if row.tip is not None else row.text)
+            for column, cell in enumerate(cells):
+                if row.highlight:
+                    font = cell.font()
+                    font.setBold(True)
+                    cell.setFont(font)
+                    cell.setForeground(QBrush(_RED))
+                    cell.setBackground(QBrush(_RED_BACKGROUND))
+                table.setItem(index, column, cell)
+            self._rows[row.key] = (table, index)
+        # As tall as the rows, so the scroll area scrolls rather than the table.
+        table.resizeRowsToContents()
+        table.setFixedHeight(table.verticalHeader().length() + 2 * table.frameWidth())
+
+    def _clear(self, table: QTableWidget) -> None:
+        table.setRowCount(0)
+        self._rows = {k: (t, r) for k, (t, r) in self._rows.items() if t is not table}
+
+    def _set_error(self, message: str | None) -> None:
+        self.error_label.setText(message or "")
+        self.error_label.setVisible(message is not None)
+
+    def _set_busy(self, value: int | None, text: str = "") -> None:
+        busy = value is not None
+        self.status_label.setText(text)
+        self.status_label.setVisible(bool(text))
+        self.progress.setVisible(busy)
+        self.cancel_button.setVisible(busy)
+        if value is not None:
+            self.progress.setValue(value)

@@ -1,0 +1,149 @@
+"""The Values tab: the elements of the selected tensor in a lazily paged table."""
+
+from __future__ import annotations
+
+import functools
+
+import numpy as np
+from PySide6.QtCore import Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QHeaderView,
+    QLabel,
+    QTableView,
+    QVBoxLayout,
+    QWidget,
+)
+
+from csv_state_viewer.cli.output import shape_text
+from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.tree import TENSOR, Node
+from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.valuesmodel import ValuesModel, check_copy_size
+
+HINT = "Select a tensor to see its values"
+_ERROR_STYLE = "color: #c62828; font-weight: bold;"
+
+
+class ValuesPane(Pane):
+    """Shows the first selected tensor's values; Ctrl+C copies the selected cells as TSV."""
+
+    title = "Values"
+    values_shown = Signal()  # the array, an error or the hint is on screen
+
+    def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
+        super().__init__(context, parent)
+        self.node: Node | None = None
+        self.label = QLabel(HINT)
+        self.label.setWordWrap(True)
+        self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        self.model = ValuesModel(self)
+        self.view = QTableView()
+        self.view.setModel(self.model)
+        self.view.setSelectionMode(QAbstractItemView.SelectionMode.ExtendedSelection)
+        self.view.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectItems)
+        # Fixed row heights keep scrolling cheap: the view never measures row contents.
+        rows = self.view.verticalHeader()
+        rows.setSectionResizeMode(QHeaderView.ResizeMode.Fixed)
+        rows.setDefaultSectionSize(self.view.fontMetrics().height() + 6)
+        self.view.horizontalHeader().setDefaultSectionSize(120)
+
+        self.copy_action = QAction("&Copy", self.view)
+        self.copy_action.setShortcut(QKeySequence.StandardKey.Copy)
+        self.copy_action.setShortcutContext(Qt.ShortcutContext.WidgetShortcut)
+        self.copy_action.triggered.connect(self.copy_selection)
+        self.view.addAction(self.copy_action)
+        self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(self.label)
+        layout.addWidget(self.view, 1)
+        self.model.rowsInserted.connect(self._update_label)
+        self.model.modelReset.connect(self._update_label)
+
+    # ------------------------------------------------------------------ selection
+    def show_nodes(self, nodes: list[Node]) -> None:
+        self.nodes = list(nodes)
+        self.context.runner.cancel("values")
+        node = nodes[0] if nodes else None
+        self.node = node if node is not None and node.kind == TENSOR else None
+        self.model.set_array(None)
+        if self.node is None:
+            self._set_message(HINT)
+            self.values_shown.emit()
+            return
+        if self.node.error is not None:
+            self._set_message(f"{self.node.name}: {self.node.error}", error=True)
+            self.values_shown.emit()
+            return
+        target = self.node
+        self._set_message(f"Loading {target.name}…")
+
+        self.context.runner.submit(
+            "values",
+            # the worker's function holds no widget: it may be released on the worker thread
+            functools.partial(self.context.load_array, target),
+            on_done=lambda array: self._loaded(target, array),
+            on_error=lambda error: self._failed(target, error),
+            on_progress=lambda done, total: self._progress(target, done, total),
+        )
+
+    def _loaded(self, node: Node, array: np.ndarray) -> None:
+        if node is not self.node:
+            return
+        self.model.set_array(array)  # resets the model, which updates the label
+        self.values_shown.emit()
+
+    def _failed(self, node: Node, error: BaseException) -> None:
+        if node is not self.node:
+            return
+        message = error.problem.message if isinstance(error, RowError) else describe(error)[0]
+        self._set_message(f"{node.name}: {message}", error=True)
+        self.context.read_failed(node, error)
+        self.values_shown.emit()
+
+    def _progress(self, node: Node, done: int, total: int) -> None:
+        if node is self.node and total > 0:
+            self._set_message(f"Loading {node.name}… {100 * done // total}%")
+
+    # ------------------------------------------------------------------ display
+    def _set_message(self, text: str, error: bool = False) -> None:
+        self.label.setText(text)
+        self.label.setStyleSheet(_ERROR_STYLE if error else "")
+
+    def _update_label(self, *_: object) -> None:
+        array = self.model.array
+        if array is None or self.node is None or self.node.entry is None:
+            return
+        shown, total = self.model.rowCount(), self.model.total_rows
+        rows = f"{total:,} row{'s' if total != 1 else ''}"
+        if shown < total:
+            rows = f"showing first {shown:,} of {rows} (scroll for more)"
+        dtype = self.node.entry.dtype if self.node.entry.dtype is not None else array.dtype
+        self._set_message(f"{self.node.name}   {shape_text(array.shape)}   {dtype}   —   {rows}")
+
+    # ------------------------------------------------------------------ copying
+    def copy_selection(self) -> str:
+        """Put the selected cells on the clipboard as TSV; returns the text copied."""
+        selection = self.view.selectionModel().selection()
+        if selection.isEmpty():
+            return ""
+        # Check the bounding rectangle before asking Qt for millions of indexes.
+        ranges = [selection.at(i) for i in range(selection.count())]
+        top = min(r.top() for r in ranges)
+        bottom = max(r.bottom() for r in ranges)
+        left = min(r.left() for r in ranges)
+        right = max(r.right() for r in ranges)
+        try:
+            check_copy_size(bottom - top + 1, right - left + 1)
+            text = self.model.selection_text(selection.indexes())
+        except ValueError as err:
+            self._set_message(str(err), error=True)
+            return ""
+        QGuiApplication.clipboard().setText(text)
+        self._update_label()  # replaces an earlier copy error
+        return text

@@ -1,0 +1,304 @@
+"""Benchmark the viewer's responsiveness. A plain script, not a pytest test::
+
+    python tests/benchmarks/bench_gui.py [--repeat R] [--big-mb MB] [--json OUT] [--check]
+
+Three measurements, each with a baseline taken in the same run:
+
+* **cold start**: a new process opens the bundled sample and paints the window with its
+  tree (time from spawning the process to that paint). Baseline: a process that shows an
+  empty Qt window.
+* **histogram**: from selecting a 4 M-element float32 tensor to its histogram drawn on
+  the canvas (Matplotlib ``draw_event``), first selection (decode included) and again
+  (cached). Baseline: ``numpy.histogram`` of the same array alone.
+* **big file**: opening a ~300 MB text CSV: time until the tree is shown, and the longest
+  stall of the event loop (a 10 ms QTimer heartbeat) while the file opens and while its
+  largest tensor is decoded and summarised in the background. Baseline: ``open_state``
+  of the same file without the GUI.
+
+The exit code is 0 unless ``--check`` is given and a target fails.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "resources" / "samples" / "mlp_adam.csv"
+TARGETS = {"cold_start_s": 1.5, "histogram_ms": 200.0, "tree_shown_s": 0.5, "stall_ms": 100.0}
+
+
+# ------------------------------------------------------------------- children
+def child_startup(kind: str, path: str) -> None:
+    """Print the wall-clock time of the first paint (of the tree, for the viewer)."""
+    from PySide6.QtCore import QEvent, QObject
+    from PySide6.QtWidgets import QApplication, QWidget
+
+    app = QApplication([sys.argv[0]])
+    done: list[float] = []
+
+    class FirstPaint(QObject):
+        def __init__(self, ready: Callable[[], bool]) -> None:
+            super().__init__()
+            self.ready = ready
+
+        def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802
+            if event.type() == QEvent.Type.Paint and self.ready() and not done:
+                done.append(time.time())
+                app.quit()
+            return False
+
+    if kind == "bare":
+        widget = QWidget()
+        widget.resize(1280, 800)
+        watcher = FirstPaint(lambda: True)
+        widget.installEventFilter(watcher)
+        widget.show()
+    else:
+        from PySide6.QtCore import QSettings
+
+        from csv_state_viewer.gui.mainwindow import MainWindow
+        from csv_state_viewer.gui.settings import Settings
+
+        store = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat)
+        window = MainWindow(Settings(store))
+        watcher = FirstPaint(lambda: bool(window.roots))
+        window.tree.viewport().installEventFilter(watcher)
+        window.resize(1280, 800)
+        window.show()
+        window.open_file(path)
+    app.exec()
+    if kind != "bare":
+        window.shutdown()
+    print(f"{done[0]:.6f}")
+
+
+def cold_start(kind: str) -> float:
+    start = time.time()
+    out = subprocess.run(
+        [sys.executable, __file__, "--child", kind, str(SAMPLE)],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    return float(out.strip().splitlines()[-1]) - start
+
+
+# ----------------------------------------------------------------- in-process
+def qt_app() -> Any:
+    from PySide6.QtWidgets import QApplication
+
+    return QApplication.instance() or QApplication([sys.argv[0]])
+
+
+def make_window() -> Any:
+    from PySide6.QtCore import QSettings
+
+    from csv_state_viewer.gui.mainwindow import MainWindow
+    from csv_state_viewer.gui.settings import Settings
+
+    store = QSettings(os.path.join(tempfile.mkdtemp(), "s.ini"), QSettings.Format.IniFormat)
+    window = MainWindow(Settings(store))
+    window.resize(1280, 800)
+    window.show()
+    return window
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 600) -> None:
+    from csv_state_viewer.gui.screenshot import wait_until
+
+    if not wait_until(predicate, timeout):
+        raise RuntimeError("timed out")
+
+
+def open_in(window: Any, path: Path) -> Any:
+    before = len(window.roots)
+    window.open_file(str(path))
+    wait_for(lambda: len(window.roots) > before)
+    wait_for(lambda: not window.context.runner.busy)
+    return window.roots[-1]
+
+
+def histogram_times(folder: Path, repeat: int) -> dict[str, float]:
+    from csv_state_viewer.core.api import save_state
+
+    rng = np.random.default_rng(1)
+    big = rng.standard_normal(4_000_000).astype(np.float32)
+    path = folder / "hist.csv"
+    save_state(path, {"big": big, "small": np.ones(10, np.float32)})
+    qt_app()
+    window = make_window()
+    root = open_in(window, path)
+    window.set_tab("histogram")
+    pane = window.panes["histogram"]
+    drawn: list[float] = []
+    pane.canvas.canvas.mpl_connect("draw_event", lambda _e: drawn.append(time.perf_counter()))
+
+    def select_and_time(name: str) -> float:
+        window.select_node(root.find("small"))
+        wait_for(lambda: not window.context.runner.busy)
+        start = time.perf_counter()
+        count = len(drawn)
+        window.select_node(root.find(name))
+        wait_for(lambda: len(drawn) > count and not window.context.runner.busy)
+        return drawn[-1] - start
+
+    cold = select_and_time("big")
+    warm = statistics.median(select_and_time("big") for _ in range(repeat))
+    window.close()
+    baseline = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        np.histogram(big, bins=1024)
+        baseline.append(time.perf_counter() - start)
+    return {
+        "histogram_first_ms": cold * 1000,
+        "histogram_again_ms": warm * 1000,
+        "numpy_histogram_ms": statistics.median(baseline) * 1000,
+    }
+
+
+def big_file(folder: Path, megabytes: int) -> Path:
+    from csv_state_viewer.core.api import save_state
+
+    rng = np.random.default_rng(2)
+    values = megabytes * 10**6 // 11  # ~11 bytes per float32 written as text
+    tensors = {}
+    layer = 0
+    while values > 0:
+        size = min(values, 4_000_000)
+        tensors[f"model/layer_{layer}/kernel"] = rng.standard_normal(size).astype(np.float32)
+        tensors[f"model/layer_{layer}/bias"] = rng.standard_normal(512).astype(np.float32)
+        values -= size
+        layer += 1
+    path = folder / "big.csv"
+    save_state(path, tensors)
+    return path
+
+
+def big_file_times(path: Path) -> dict[str, float]:
+    from PySide6.QtCore import QTimer
+
+    from csv_state_viewer.core.api import open_state
+
+    start = time.perf_counter()
+    with open_state(path):
+        direct = time.perf_counter() - start
+
+    qt_app()
+    window = make_window()
+    window.set_tab("summary")
+    beats: list[float] = []
+    heartbeat = QTimer()
+    heartbeat.timeout.connect(lambda: beats.append(time.perf_counter()))
+    heartbeat.start(10)
+    wait_for(lambda: len(beats) > 5)
+    start = time.perf_counter()
+    window.open_file(str(path))
+    wait_for(lambda: bool(window.roots))
+    shown = time.perf_counter() - start
+    wait_for(lambda: not window.context.runner.busy)
+    opened_at = time.perf_counter()
+    root = window.roots[0]
+    largest = max(root.tensors(), key=lambda n: n.entry.size if n.entry else 0)
+    window.select_node(largest)  # decode + statistics of the largest tensor in a worker
+    wait_for(lambda: not window.context.runner.busy)
+    window.set_tab("histogram")
+    wait_for(lambda: not window.context.runner.busy)
+    heartbeat.stop()
+    window.close()
+    gaps_open = [b - a for a, b in itertools.pairwise(beats) if a >= start and b <= opened_at]
+    gaps_all = [b - a for a, b in itertools.pairwise(beats) if a >= start]
+    return {
+        "file_mb": path.stat().st_size / 1e6,
+        "open_state_s": direct,
+        "tree_shown_s": shown,
+        "stall_open_ms": max(gaps_open, default=0.0) * 1000,
+        "stall_ms": max(gaps_all, default=0.0) * 1000,
+        "largest_tensor_values": float(largest.entry.size),
+    }
+
+
+# ----------------------------------------------------------------------- main
+def run(repeat: int, megabytes: int) -> dict[str, Any]:
+    bare = [cold_start("bare") for _ in range(repeat)]
+    viewer = [cold_start("viewer") for _ in range(repeat)]
+    report: dict[str, Any] = {
+        "cold_start_s": statistics.median(viewer),
+        "bare_qt_window_s": statistics.median(bare),
+    }
+    with tempfile.TemporaryDirectory() as tmp:
+        report |= histogram_times(Path(tmp), repeat)
+        report |= big_file_times(big_file(Path(tmp), megabytes))
+    return report
+
+
+def print_report(report: dict[str, Any]) -> list[str]:
+    r = report
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs")
+    print(
+        f"cold start to first painted window with a sample: {r['cold_start_s']:.2f} s "
+        f"(empty Qt window {r['bare_qt_window_s']:.2f} s, "
+        f"ratio {r['cold_start_s'] / r['bare_qt_window_s']:.1f}x)"
+    )
+    print(
+        f"select 4M-element tensor -> histogram drawn: first {r['histogram_first_ms']:.0f} ms, "
+        f"again {r['histogram_again_ms']:.0f} ms "
+        f"(numpy.histogram alone {r['numpy_histogram_ms']:.0f} ms, "
+        f"ratio {r['histogram_first_ms'] / r['numpy_histogram_ms']:.1f}x)"
+    )
+    print(
+        f"{r['file_mb']:.0f} MB CSV: tree shown in {r['tree_shown_s']:.2f} s "
+        f"(open_state alone {r['open_state_s']:.2f} s, "
+        f"ratio {r['tree_shown_s'] / r['open_state_s']:.2f}x); longest event-loop stall "
+        f"{r['stall_open_ms']:.0f} ms while opening, {r['stall_ms']:.0f} ms including the "
+        f"decode and statistics of its largest tensor ({r['largest_tensor_values']:.0f} values)"
+    )
+    checks = {
+        "cold start < 1.5 s": r["cold_start_s"] < TARGETS["cold_start_s"],
+        "histogram < 200 ms (first selection)": r["histogram_first_ms"] < TARGETS["histogram_ms"],
+        "tree shown < 0.5 s": r["tree_shown_s"] < TARGETS["tree_shown_s"],
+        "event loop never stalls > 100 ms": r["stall_ms"] < TARGETS["stall_ms"],
+    }
+    failed = []
+    for name, ok in checks.items():
+        print(f"  {'PASS' if ok else 'FAIL'}  {name}")
+        if not ok:
+            failed.append(name)
+    return failed
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--big-mb", type=int, default=300)
+    parser.add_argument("--json", type=Path)
+    parser.add_argument("--check", action="store_true")
+    parser.add_argument("--child", nargs=2, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.child:
+        child_startup(*args.child)
+        return 0
+    report = run(args.repeat, args.big_mb)
+    failed = print_report(report)
+    if args.json:
+        args.json.write_text(json.dumps(report, indent=2))
+    return 1 if args.check and failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
