@@ -44,7 +44,14 @@ from csv_state_viewer.gui.panes.values import ValuesPane
 from csv_state_viewer.gui.resources import sample_files
 from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
-from csv_state_viewer.gui.treemodel import NAME, NODE_ROLE, TensorTreeModel
+from csv_state_viewer.gui.treemodel import (
+    DTYPE,
+    NAME,
+    NODE_ROLE,
+    PARAMETERS,
+    SHAPE,
+    TensorTreeModel,
+)
 from csv_state_viewer.gui.welcome import WelcomeView
 
 TABS = ("summary", "histogram", "heatmap", "values", "compare")
@@ -93,7 +100,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(left)
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 1)
-        self.splitter.setSizes([420, 860])
+        self.splitter.setSizes([540, 740])
 
         self.welcome = WelcomeView()
         self.welcome.open_requested.connect(lambda: menus.open_dialog(self))
@@ -122,8 +129,10 @@ class MainWindow(QMainWindow):
         tree.setSortingEnabled(True)
         tree.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # file order until a header click
         tree.setAlternatingRowColors(True)
-        tree.header().setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
-        tree.header().resizeSection(NAME, 220)
+        header = tree.header()
+        header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
+        for column, width in ((NAME, 200), (SHAPE, 80), (DTYPE, 64), (PARAMETERS, 84)):
+            header.resizeSection(column, width)
         tree.selectionModel().selectionChanged.connect(self._selection_changed)
         tree.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         return tree

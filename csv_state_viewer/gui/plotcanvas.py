@@ -14,14 +14,21 @@ SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 SAVE_FILTER = "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
 MESSAGE_COLOR = "0.35"
 ERROR_COLOR = "firebrick"
+MARGINS = {"left": 0.11, "right": 0.97, "bottom": 0.1, "top": 0.93}
 
 
 class PlotCanvas(QWidget):
-    """A Figure (constrained layout), its ``FigureCanvasQTAgg`` and a navigation toolbar."""
+    """A Figure, its ``FigureCanvasQTAgg`` and a navigation toolbar.
+
+    The figure uses fixed margins rather than a layout engine: constrained layout measured
+    every text on every draw and made each draw of a histogram ~20 ms slower on the UI
+    thread.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.figure = Figure(layout="constrained")
+        self.figure = Figure()
+        self.figure.subplots_adjust(**MARGINS)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
         layout = QVBoxLayout(self)
@@ -37,6 +44,7 @@ class PlotCanvas(QWidget):
     def clear(self) -> None:
         """An empty figure, ready for new axes."""
         self.figure.clear()
+        self.figure.subplots_adjust(**MARGINS)
         self.message = None
         # the toolbar's zoom history refers to axes that no longer exist
         self.toolbar.update()

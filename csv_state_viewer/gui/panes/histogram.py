@@ -6,6 +6,7 @@ import os
 from dataclasses import dataclass, field
 
 import numpy as np
+from matplotlib.patches import StepPatch
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
 from csv_state_viewer.core.errors import RowError
@@ -61,17 +62,26 @@ def plot_histogram(
     canvas.clear()
     ax = canvas.figure.add_subplot()
     single = len(result.series) == 1
-    for series in drawable:
-        ax.stairs(
+    patches = []
+    for index, series in enumerate(drawable):
+        # a StepPatch added as an artist: Axes.stairs/add_patch walk its 2N vertices in
+        # Python to update the data limits, which are known here anyway
+        patch = StepPatch(
             series.counts,
             result.edges,
             label=series.label,
             fill=single,
             alpha=0.85 if single else 1.0,
             linewidth=1.0 if single else 1.5,
+            color=f"C{index % 10}",
         )
+        ax.add_artist(patch)
+        patches.append(patch)
+    top = max(int(s.counts.max()) for s in drawable)
+    ax.set_xlim(result.edges[0], result.edges[-1])
+    ax.set_ylim(0, max(top, 1) * 1.05)
     if len(drawable) > 1:
-        ax.legend(fontsize="small")
+        ax.legend(handles=patches, fontsize="small")
     if log:
         # empty bins have no logarithm: clip them to just below a count of one
         ax.set_yscale("log", nonpositive="clip")
