@@ -101,6 +101,15 @@ def main() -> int:
     save_state(SAMPLES / "mlp_adam_base64.csv", tensors, "base64", metadata=metadata)
     write_recipe_text(SAMPLES / "mlp_recipe.csv", list(weights.values()))
     write_damaged(SAMPLES / "damaged.csv", rng)
+    # The same run 500 steps later (small updates to every weight), to compare against.
+    later_rng = np.random.default_rng(20261125)
+    later = {
+        name: (value - 2e-3 * later_rng.standard_normal(value.shape)).astype(np.float32)
+        for name, value in weights.items()
+    }
+    later_optimizer, _ = adam_state(later_rng, later, steps=2000)
+    later_tensors = {**later, **later_optimizer}
+    save_state(SAMPLES / "mlp_adam_later.csv", later_tensors, "text", metadata=metadata)
     for path in sorted(SAMPLES.glob("*.csv")):
         print(f"{path.relative_to(SAMPLES.parent.parent)}: {path.stat().st_size:,} bytes")
     return 0

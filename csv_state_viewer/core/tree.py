@@ -89,7 +89,7 @@ class Node:
 
 @dataclass(frozen=True)
 class Totals:
-    """Aggregated counts of a file or scope node."""
+    """Aggregated counts of a file or scope node (sizes of good tensors only)."""
 
     tensors: int
     parameters: int
@@ -103,8 +103,8 @@ def totals(node: Node) -> Totals:
     for leaf in node.tensors():
         tensors += 1
         if leaf.error is not None:
-            errors += 1
-        if leaf.entry is not None:
+            errors += 1  # a bad row's declared shape is not to be trusted: not counted
+        elif leaf.entry is not None:
             parameters += leaf.entry.size
             nbytes += leaf.entry.nbytes
             if leaf.entry.metadata.get("role") == "optimizer":

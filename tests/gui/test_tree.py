@@ -61,6 +61,8 @@ def test_damaged_file_keeps_bad_rows_with_their_errors() -> None:
         bad = [n for n in root.tensors() if n.error is not None]
         assert {n.entry.line for n in bad if n.entry} == {p.line for p in state.errors}
         assert totals(root).errors == len(state.errors)
+        # a bad row's declared shape (here 10^10 values) is not counted
+        assert totals(root).parameters == sum(e.size for e in state.entries if e.ok)
 
 
 @pytest.mark.parametrize(
