@@ -277,3 +277,34 @@ def test_layout_and_recent_files_persist(qtbot: QtBot, settings: Settings) -> No
     recent = second.welcome.recent_list
     assert recent.item(0).text() == "mlp_recipe.csv"
     second.close()
+
+
+def test_menu_actions_open_their_dialogs_and_save_plots(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    actions = {a.text(): a for a in window.menuBar().actions()[0].menu().actions()}
+    assert not actions["Save &As CSV…"].isEnabled()  # nothing open yet
+    root = open_and_wait(qtbot, window, SAMPLES / "mlp_adam.csv")
+    assert actions["Save &As CSV…"].isEnabled()
+
+    dialog: Any = menus.write_model_dialog(window)
+    assert dialog is not None and dialog.isVisible()
+    assert dialog.state is root.state
+    dialog.close()
+    convert: Any = menus.convert_dialog(window, [str(SAMPLES / "mlp_recipe.csv")])
+    assert convert.files == [str(SAMPLES / "mlp_recipe.csv")]
+    convert.close()
+
+    window.set_tab("histogram")
+    histogram: Any = window.panes["histogram"]
+    qtbot.waitUntil(lambda: histogram.histogram is not None, timeout=WAIT)
+    menus.save_plot(window, str(tmp_path / "plot.svg"))
+    assert "<svg" in (tmp_path / "plot.svg").read_text()
+    assert window.status_label.text().startswith("Saved plot")
+
+    about = menus.about(window)
+    assert "csv-state-viewer" in about.text()
+    about.close()
+
+    window.close_file(root)
+    assert window.roots == [] and window.stack.currentWidget() is window.welcome
