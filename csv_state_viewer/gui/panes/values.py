@@ -16,8 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.cli.output import shape_text
 from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.formatting import shape_text
 from csv_state_viewer.core.tree import TENSOR, Node
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
