@@ -3,6 +3,9 @@
 TensorFlow's C++ runtime writes start-up chatter (oneDNN, CUDA probing) straight to file
 descriptor 2, ignoring Python's streams. It is captured during the import and shown only
 if the import fails, so the CLI's stderr carries our messages, not TensorFlow's.
+
+A missing TensorFlow or Keras (not installed, or left out of a frozen build) raises
+:class:`TensorFlowMissingError`, whose message is one line saying what to install.
 """
 
 from __future__ import annotations
@@ -15,7 +18,30 @@ import threading
 from collections.abc import Iterator
 from types import ModuleType
 
+from csv_state_viewer.core.errors import CsvStateError
+
 _lock = threading.Lock()
+NEEDED_FOR = "TensorFlow checkpoints, SavedModels and rebuilding Keras models need it"
+
+
+class TensorFlowMissingError(CsvStateError, ImportError):
+    """TensorFlow or Keras cannot be imported because it is not there.
+
+    An :class:`ImportError` (callers that fall back without TensorFlow still catch it) and
+    a :class:`CsvStateError` (shown as its one-line message, not as a traceback).
+    """
+
+    def __init__(self, module: str) -> None:
+        label = "TensorFlow" if module == "tensorflow" else module.capitalize()
+        if getattr(sys, "frozen", False):
+            text = (
+                f"{label} is not included in this build of csv-state-viewer: {NEEDED_FOR} "
+                "(use the Python package, or a build made with CSV_STATE_WITH_TF=1)"
+            )
+        else:
+            text = f"{label} is not installed: {NEEDED_FOR} (pip install {module})"
+        super().__init__(text)
+        self.name = module
 
 
 @contextlib.contextmanager
@@ -48,8 +74,13 @@ def _import(name: str) -> ModuleType:
         return sys.modules[name]
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
     os.environ.setdefault("KERAS_BACKEND", "tensorflow")
-    with _lock, quiet_native_stderr(replay_on_error=True):
-        __import__(name)
+    try:
+        with _lock, quiet_native_stderr(replay_on_error=True):
+            __import__(name)
+    except ModuleNotFoundError as err:
+        if err.name != name:  # installed but broken: a dependency of it is missing
+            raise
+        raise TensorFlowMissingError(name) from None
     return sys.modules[name]
 
 
