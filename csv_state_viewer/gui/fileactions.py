@@ -14,6 +14,7 @@ from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.diff import StateDiff, diff_states
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.state import State
+from csv_state_viewer.gui import tfready
 from csv_state_viewer.gui.context import Comparison
 from csv_state_viewer.gui.errors import show_error
 
@@ -34,6 +35,9 @@ def _run(
     what: str,
     fn: Callable[[Progress], Any],
     done: Callable[[Any], None],
+    *,
+    reads: tuple[str, ...] = (),
+    writes: tuple[str, ...] = (),
 ) -> None:
     """Run ``fn`` with the status bar's progress; errors become dialogs."""
 
@@ -48,6 +52,7 @@ def _run(
 
     window.progress.setRange(0, 0)
     window.progress.show()
+    tfready.prepare(read=reads, write=writes)
     window.status_label.setText(f"{what}…")
     window.context.runner.submit(key, fn, finished, failed, on_progress=window._progress_to)
 
@@ -66,7 +71,7 @@ def save_as(window: MainWindow, path: str, encoding: str = "text") -> None:
     def work(progress: Progress) -> int:
         return save_state(path, state, encoding, progress=progress, skip_bad=True)
 
-    _run(window, "save", "Saving", work, lambda n: _saved(window, n, path))
+    _run(window, "save", "Saving", work, lambda n: _saved(window, n, path), writes=(path,))
 
 
 def export(window: MainWindow, path: str, kind: str, model: str | None = None) -> None:
@@ -79,7 +84,9 @@ def export(window: MainWindow, path: str, kind: str, model: str | None = None) -
     def work(progress: Progress) -> int:
         return save_state(path, state, progress=progress, skip_bad=True, options=options)
 
-    _run(window, "export", f"Exporting {EXPORTS[kind]}", work, lambda n: _saved(window, n, path))
+    what = f"Exporting {EXPORTS[kind]}"
+    saved = lambda n: _saved(window, n, path)  # noqa: E731
+    _run(window, "export", what, work, saved, writes=(path,))
 
 
 def _saved(window: MainWindow, count: int, path: str) -> None:
@@ -101,7 +108,8 @@ def compare_with(window: MainWindow, path: str) -> None:
             other.close()
             raise
 
-    _run(window, "compare", "Comparing", work, lambda result: _compared(window, root, *result))
+    compared = lambda result: _compared(window, root, *result)  # noqa: E731
+    _run(window, "compare", "Comparing", work, compared, reads=(path,))
 
 
 def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> None:

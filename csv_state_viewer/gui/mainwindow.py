@@ -30,7 +30,7 @@ from PySide6.QtWidgets import (
 
 from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tree import FILE, Node
-from csv_state_viewer.gui import menus
+from csv_state_viewer.gui import menus, tfready
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths
 from csv_state_viewer.gui.errors import show_error
@@ -172,6 +172,7 @@ class MainWindow(QMainWindow):
         key = f"open:{path}"
         name = os.path.basename(path.rstrip("/\\"))
         self._show_progress(f"Opening {name}…")
+        tfready.prepare(read=[path])
         self.context.runner.submit(
             key,
             lambda progress: open_tree(path, progress),

@@ -65,3 +65,19 @@ def test_without_a_display_prints_a_one_line_hint() -> None:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "offscreen" in lines[0] and "--screenshot" in lines[0]
     assert "csv-state" in lines[0]
+
+
+def test_tensorflow_formats_open_in_the_viewer(tmp_path: Path) -> None:
+    """TensorFlow imported in a worker corrupted the heap (abort on the first read)."""
+    assert VIEWER is not None
+    prefix = tmp_path / "ckpt"
+    cli = shutil.which("csv-state", path=os.path.dirname(sys.executable))
+    assert cli is not None
+    converted = run([cli, "convert", str(SAMPLES / "mlp_adam.csv"), str(prefix)])
+    assert converted.returncode == 0, converted.stderr
+    for source in (f"{prefix}.index", str(SAMPLES / "cnn_sgd.keras")):
+        out = tmp_path / "shot.png"
+        result = run([VIEWER, source, "--screenshot", str(out), "--tab", "histogram"])
+        assert result.returncode == 0, result.stderr
+        assert QImage(str(out)).width() > 0
+        out.unlink()

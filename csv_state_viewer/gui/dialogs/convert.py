@@ -36,6 +36,7 @@ from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.errors import BadRowsError
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.registry import formats
+from csv_state_viewer.gui import tfready
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.tasks import Job
@@ -387,6 +388,7 @@ class ConvertDialog(QDialog):
             converted.append(result)  # so a cancel that came too late still shows it
             return result
 
+        tfready.prepare(read=[source], write=[destination])
         job = self.context.runner.submit(
             KEY,
             work,

@@ -40,6 +40,7 @@ from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe, show_error
 from csv_state_viewer.gui.mappingmodel import MappingTableModel
 from csv_state_viewer.gui.tasks import Job
+from csv_state_viewer.gui.tfready import ensure_tensorflow
 
 TITLE = "Write into Keras model"
 PLAN_KEY = "write-model:plan"
@@ -296,6 +297,7 @@ class WriteModelDialog(QDialog):
         self._invalidate()
         state = self.state
         self._set_busy(PLAN_KEY, f"Checking the mapping onto {os.path.basename(settings.model)}…")
+        ensure_tensorflow()  # on the UI thread, before any worker touches it
         self._job = self.context.runner.submit(
             PLAN_KEY,
             lambda progress: _plan(state, settings, progress),
@@ -397,6 +399,7 @@ class WriteModelDialog(QDialog):
             return result
 
         self._set_busy(WRITE_KEY, f"Writing into {os.path.basename(output)}…")
+        ensure_tensorflow()
         job = self.context.runner.submit(
             WRITE_KEY,
             work,
