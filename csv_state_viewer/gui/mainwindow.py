@@ -191,10 +191,9 @@ class MainWindow(QMainWindow):
         bad = len(state.errors)
         note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
         self.status_label.setText(f"Opened {root.label}: {len(state.entries)} tensors{note}")
+        self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
         if self._pending_select is None or not self.select(self._pending_select):
-            first = next(root.tensors(), root)
-            self.select_node(first)
-            self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
+            self.select_node(next(root.tensors(), root))
         self.file_opened.emit(root)
 
     def _open_failed(self, path: str, error: BaseException) -> None:
