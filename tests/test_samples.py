@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import functools
 import re
+import subprocess
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +26,7 @@ pytestmark = pytest.mark.filterwarnings(
     "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
 )
 
+CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 SAMPLES = Path(__file__).resolve().parents[1] / "resources" / "samples"
 MAX_TOTAL_BYTES = 5 << 20
 RECIPE_SUFFIX = "_recipe.csv"
@@ -122,3 +125,14 @@ def test_later_state_is_the_same_run_trained_further() -> None:
         assert not np.array_equal(
             a.read("sequential/dense/kernel"), b.read("sequential/dense/kernel")
         )
+
+
+def test_converting_a_keras_sample_prints_nothing_on_stderr(
+    csv_state: CliRunner, tmp_path: Path
+) -> None:
+    """Rebuilding the model probes devices; TensorFlow's C++ chatter must not leak."""
+    out = tmp_path / "state.csv"
+    result = csv_state("convert", SAMPLES / "mlp_adam.keras", out)
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert out.exists()

@@ -567,7 +567,9 @@ def _rebuild_model(path: str) -> Any:
         keras = tfimport.keras()
     except ImportError as err:
         raise _NotRebuilt(f"Keras is not available ({_describe(err)})") from None
-    with _named(path, ".keras") as alias:
+    # building the model probes devices, and TensorFlow's C++ runtime reports a missing
+    # GPU on file descriptor 2: keep it out of the CLI's stderr, as for the import
+    with _named(path, ".keras") as alias, tfimport.quiet_native_stderr():
         return _call_keras(
             lambda: keras.saving.load_model(alias, compile=True, safe_mode=True),
             "the model could not be rebuilt",
