@@ -167,17 +167,28 @@ class Histogram:
         return len(self.edges) - 1
 
 
+def _finite_part(chunk: np.ndarray) -> tuple[np.ndarray, float | None, float | None]:
+    """(finite values, their min, their max); no copy when every value is finite."""
+    if chunk.size == 0:
+        return chunk, None, None
+    low, high = chunk.min(), chunk.max()
+    if chunk.dtype.kind != "f" or (np.isfinite(low) and np.isfinite(high)):
+        return chunk, float(low), float(high)  # min/max are NaN or inf if any value is
+    finite = chunk[np.isfinite(chunk)]
+    if finite.size == 0:
+        return finite, None, None
+    return finite, float(finite.min()), float(finite.max())
+
+
 def value_range(arrays: Sequence[np.ndarray]) -> tuple[float, float] | None:
     """(min, max) over the finite values of every array, or None when there are none."""
-    low = high = None
+    low: float | None = None
+    high: float | None = None
     for array in arrays:
         values = as_real(array).reshape(-1)
         for start in _chunks(values):
-            chunk = values[start : start + CHUNK]
-            if chunk.dtype.kind == "f":
-                chunk = chunk[np.isfinite(chunk)]
-            if chunk.size:
-                lo, hi = float(chunk.min()), float(chunk.max())
+            _, lo, hi = _finite_part(values[start : start + CHUNK])
+            if lo is not None and hi is not None:
                 low = lo if low is None else min(low, lo)
                 high = hi if high is None else max(high, hi)
     return None if low is None or high is None else (low, high)
@@ -214,23 +225,25 @@ def histogram(
         values = as_real(array).reshape(-1)
         counts = np.zeros(bins, dtype=np.int64)
         finite = nan = posinf = 0
-        lo = hi = None
+        lo: float | None = None
+        hi: float | None = None
         for start in _chunks(values):
             check_cancelled(progress)
             chunk = values[start : start + CHUNK]
-            if chunk.dtype.kind == "f":
+            part, part_lo, part_hi = _finite_part(chunk)
+            if part.size != chunk.size:
                 nan += int(np.count_nonzero(np.isnan(chunk)))
                 posinf += int(np.count_nonzero(chunk == np.inf))
-                chunk = chunk[np.isfinite(chunk)]
-            if chunk.size:
+            if part.size:
                 # bins + range takes NumPy's uniform fast path; its edges are these edges
-                counts += np.histogram(chunk, bins=bins, range=(edges[0], edges[-1]))[0]
-                lo = min(lo, chunk.min()) if lo is not None else chunk.min()
-                hi = max(hi, chunk.max()) if hi is not None else chunk.max()
-            finite += chunk.size
+                counts += np.histogram(part, bins=bins, range=(edges[0], edges[-1]))[0]
+                assert part_lo is not None and part_hi is not None
+                lo = part_lo if lo is None else min(lo, part_lo)
+                hi = part_hi if hi is None else max(hi, part_hi)
+            finite += part.size
             done += min(CHUNK, values.size - start)
             progress.report(done, total)
         neginf = values.size - finite - nan - posinf
-        constant = float(lo) if lo is not None and lo == hi else None
+        constant = lo if lo is not None and lo == hi else None
         series.append(Series(label, counts, finite, nan, posinf, neginf, constant))
     return Histogram(edges, series)

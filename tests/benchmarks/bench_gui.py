@@ -8,8 +8,9 @@ Three measurements, each with a baseline taken in the same run:
   tree (time from spawning the process to that paint). Baseline: a process that shows an
   empty Qt window.
 * **histogram**: from selecting a 4 M-element float32 tensor to its histogram drawn on
-  the canvas (Matplotlib ``draw_event``), first selection (decode included) and again
-  (cached). Baseline: ``numpy.histogram`` of the same array alone.
+  the canvas (Matplotlib ``draw_event``), with the tensor decoded from the text file
+  (cache emptied first) and again with it cached; medians of ``--repeat`` selections.
+  Baseline: ``numpy.histogram`` of the same array alone.
 * **big file**: opening a ~300 MB text CSV: time until the tree is shown, and the longest
   stall of the event loop (a 10 ms QTimer heartbeat) while the file opens and while its
   largest tensor is decoded and summarised in the background. Baseline: ``open_state``
@@ -139,7 +140,9 @@ def histogram_times(folder: Path, repeat: int) -> dict[str, float]:
     rng = np.random.default_rng(1)
     big = rng.standard_normal(4_000_000).astype(np.float32)
     path = folder / "hist.csv"
-    save_state(path, {"big": big, "small": np.ones(10, np.float32)})
+    # "small" first: the tensor a file opens on is decoded by the Summary pane at once, and
+    # the first selection of "big" must include its decode
+    save_state(path, {"small": np.ones(10, np.float32), "big": big})
     qt_app()
     window = make_window()
     root = open_in(window, path)
@@ -148,8 +151,10 @@ def histogram_times(folder: Path, repeat: int) -> dict[str, float]:
     drawn: list[float] = []
     pane.canvas.canvas.mpl_connect("draw_event", lambda _e: drawn.append(time.perf_counter()))
 
-    def select_and_time(name: str) -> float:
+    def select_and_time(name: str, cold: bool) -> float:
         window.select_node(root.find("small"))
+        if cold:  # forget decoded tensors, so the selection decodes "big" again
+            window.context.cache.forget(root.state)
         wait_for(lambda: not window.context.runner.busy)
         start = time.perf_counter()
         count = len(drawn)
@@ -157,8 +162,8 @@ def histogram_times(folder: Path, repeat: int) -> dict[str, float]:
         wait_for(lambda: len(drawn) > count and not window.context.runner.busy)
         return drawn[-1] - start
 
-    cold = select_and_time("big")
-    warm = statistics.median(select_and_time("big") for _ in range(repeat))
+    cold = statistics.median(select_and_time("big", cold=True) for _ in range(repeat))
+    warm = statistics.median(select_and_time("big", cold=False) for _ in range(repeat))
     window.close()
     baseline = []
     for _ in range(repeat):
@@ -256,8 +261,9 @@ def print_report(report: dict[str, Any]) -> list[str]:
         f"ratio {r['cold_start_s'] / r['bare_qt_window_s']:.1f}x)"
     )
     print(
-        f"select 4M-element tensor -> histogram drawn: first {r['histogram_first_ms']:.0f} ms, "
-        f"again {r['histogram_again_ms']:.0f} ms "
+        "select 4M-element tensor -> histogram drawn: "
+        f"decoding it {r['histogram_first_ms']:.0f} ms, "
+        f"cached {r['histogram_again_ms']:.0f} ms "
         f"(numpy.histogram alone {r['numpy_histogram_ms']:.0f} ms, "
         f"ratio {r['histogram_first_ms'] / r['numpy_histogram_ms']:.1f}x)"
     )
@@ -270,7 +276,7 @@ def print_report(report: dict[str, Any]) -> list[str]:
     )
     checks = {
         "cold start < 1.5 s": r["cold_start_s"] < TARGETS["cold_start_s"],
-        "histogram < 200 ms (first selection)": r["histogram_first_ms"] < TARGETS["histogram_ms"],
+        "histogram < 200 ms (decode included)": r["histogram_first_ms"] < TARGETS["histogram_ms"],
         "tree shown < 0.5 s": r["tree_shown_s"] < TARGETS["tree_shown_s"],
         "event loop never stalls > 100 ms": r["stall_ms"] < TARGETS["stall_ms"],
     }
