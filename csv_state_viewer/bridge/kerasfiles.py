@@ -148,7 +148,7 @@ def _open_archive(path: str, progress: Progress) -> LazyState:
         config = _read_config(archive)
         source = _H5Source.from_member(path, archive, archive.getinfo(WEIGHTS_MEMBER))
     optimizer_class = _optimizer_class(config.get("compile_config"))
-    try:
+    with _closed_on_error(source, path, f"unreadable {WEIGHTS_MEMBER}"):
         if not _has_vars_group(source.file):
             raise NotAStateError(path, f"{WEIGHTS_MEMBER} holds no Keras variables")
         try:
@@ -159,20 +159,11 @@ def _open_archive(path: str, progress: Progress) -> LazyState:
         return _model_state(
             path, FORMAT_KERAS, model, source, progress, optimizer_class=optimizer_class
         )
-    except NotAStateError:
-        source.close()
-        raise
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
-        source.close()
-        raise NotAStateError(path, f"unreadable {WEIGHTS_MEMBER} ({_one_line(err)})") from None
-    except BaseException:  # Cancelled, KeyboardInterrupt...: release the file too
-        source.close()
-        raise
 
 
 def _open_h5(path: str, progress: Progress, model: Any) -> LazyState:
     source = _H5Source.open(path)
-    try:
+    with _closed_on_error(source, path, "unreadable Keras HDF5 file"):
         root = source.file
         if "layer_names" in root.attrs or _hard_child(root, "model_weights") is not None:
             tensors = _legacy_tensors(root, progress)
@@ -194,13 +185,17 @@ def _open_h5(path: str, progress: Progress, model: Any) -> LazyState:
             reason = "a weights file has no model configuration; pass a model for real names"
         tensors = _structural_tensors(root, progress, reason, None)
         return LazyState(path, FORMAT_KERAS_WEIGHTS, tensors, on_close=source.close)
-    except NotAStateError:
-        source.close()
-        raise
+
+
+@contextlib.contextmanager
+def _closed_on_error(source: _H5Source, path: str, what: str) -> Iterator[None]:
+    """Release ``source`` if the block fails; library errors become one NotAStateError."""
+    try:
+        yield
     except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
         source.close()
-        raise NotAStateError(path, f"unreadable Keras HDF5 file ({_one_line(err)})") from None
-    except BaseException:  # Cancelled, KeyboardInterrupt...: release the file too
+        raise NotAStateError(path, f"{what} ({_one_line(err)})") from None
+    except BaseException:  # NotAStateError, Cancelled, KeyboardInterrupt...: release it too
         source.close()
         raise
 
