@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
@@ -11,11 +13,13 @@ from csv_state_viewer.core.cache import TensorCache
 from csv_state_viewer.core.diff import StateDiff
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
-from csv_state_viewer.core.state import State
+from csv_state_viewer.core.state import State, TensorEntry
 from csv_state_viewer.core.stats import TensorStats
 from csv_state_viewer.core.tree import Node
 from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.tasks import TaskRunner
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,18 +51,20 @@ class ViewerContext(QObject):
 
     def load_array(self, node: Node, progress: Progress = NO_PROGRESS) -> np.ndarray:
         """The decoded tensor of a tensor node (worker thread; raises RowError)."""
-        assert node.state is not None and node.entry is not None, "not a tensor node"
-        try:
-            return self.cache.array(node.state, node.entry, progress)
-        except RowError as err:
-            node.read_error = err.problem.message
-            raise
+        return self._cached(self.cache.array, node, progress)
 
     def load_stats(self, node: Node, progress: Progress = NO_PROGRESS) -> TensorStats:
+        """The statistics of a tensor node (worker thread; raises RowError)."""
+        return self._cached(self.cache.stats, node, progress)
+
+    @staticmethod
+    def _cached(
+        read: Callable[[State, TensorEntry, Progress], T], node: Node, progress: Progress
+    ) -> T:
         assert node.state is not None and node.entry is not None, "not a tensor node"
         try:
-            return self.cache.stats(node.state, node.entry, progress)
-        except RowError as err:
+            return read(node.state, node.entry, progress)
+        except RowError as err:  # the tree marks the row once the pane reports it
             node.read_error = err.problem.message
             raise
 

@@ -54,7 +54,7 @@ def _run(
     window.progress.show()
     tfready.prepare(read=reads, write=writes)
     window.status_label.setText(f"{what}…")
-    window.context.runner.submit(key, fn, finished, failed, on_progress=window._progress_to)
+    window.context.runner.submit(key, fn, finished, failed, on_progress=window.show_progress)
 
 
 def _source(window: MainWindow) -> State | None:
@@ -115,19 +115,15 @@ def compare_with(window: MainWindow, path: str) -> None:
 def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> None:
     clear_diffs(window)
     by_name = {d.name: d for d in result.tensors}
+    assert root.state is not None
     for leaf in root.tensors():
-        if leaf.entry is not None and window_first(root, leaf):
+        # only the first row of a repeated name is compared, as core.diff does
+        if leaf.entry is not None and root.state.entry(leaf.entry.name) is leaf.entry:
             leaf.diff = by_name.get(leaf.entry.name)
     window.context.set_comparison(Comparison(root, other, result))
     counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in result.counts().items())
     window.status_label.setText(f"Compared with {os.path.basename(other.path)}: {counts}")
     window.set_tab("compare")
-
-
-def window_first(root: Node, leaf: Node) -> bool:
-    """Only the first row of a repeated name is compared (as core.diff does)."""
-    assert root.state is not None and leaf.entry is not None
-    return root.state.entry(leaf.entry.name) is leaf.entry
 
 
 def clear_diffs(window: MainWindow) -> None:

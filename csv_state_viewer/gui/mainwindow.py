@@ -54,8 +54,6 @@ from csv_state_viewer.gui.treemodel import (
 )
 from csv_state_viewer.gui.welcome import WelcomeView
 
-TABS = ("summary", "histogram", "heatmap", "values", "compare")
-
 
 class MainWindow(QMainWindow):
     file_opened = Signal(object)  # the file's tree Node
@@ -178,7 +176,7 @@ class MainWindow(QMainWindow):
             lambda progress: open_tree(path, progress),
             lambda result: self._opened(path, result),
             lambda error: self._open_failed(path, error),
-            on_progress=self._progress_to,
+            on_progress=self.show_progress,
         )
 
     def _opened(self, path: str, result: tuple[State, Node]) -> None:
@@ -233,7 +231,8 @@ class MainWindow(QMainWindow):
         self.progress.show()
         self.cancel_button.show()
 
-    def _progress_to(self, done: int, total: int) -> None:
+    def show_progress(self, done: int, total: int) -> None:
+        """The status bar's progress: ``done`` of ``total`` units."""
         self.progress.setRange(0, 1000)
         self.progress.setValue(1000 * done // total if total else 0)
 
@@ -299,11 +298,11 @@ class MainWindow(QMainWindow):
         QTimer.singleShot(0, self._update_current_pane)
 
     def _update_current_pane(self) -> None:
-        name = TABS[self.tabs.currentIndex()]
+        nodes = self.selected_nodes()
+        name = next(n for n, pane in self.panes.items() if pane is self.tabs.currentWidget())
         if name in self._stale_panes:
             self._stale_panes.discard(name)
-            self.panes[name].show_nodes(self.selected_nodes())
-        nodes = self.selected_nodes()
+            self.panes[name].show_nodes(nodes)
         roots = {n.root().label for n in nodes}
         self.setWindowTitle(
             f"{', '.join(sorted(roots))} - csv-state-viewer" if roots else "csv-state-viewer"

@@ -12,6 +12,7 @@ from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from csv_state_viewer import __version__
 from csv_state_viewer.gui import fileactions
+from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.resources import sample_files
 
 if TYPE_CHECKING:
@@ -98,9 +99,7 @@ def _enable(menus: Menus, on: bool) -> None:
 
 
 def fill_recent(window: MainWindow, paths: list[str]) -> None:
-    menu = window.menus.recent if hasattr(window, "menus") else None
-    if menu is None:
-        return
+    menu = window.menus.recent
     menu.clear()
     for path in paths:
         _action(window, menu, path, partial(window.open_file, path))
@@ -178,8 +177,6 @@ def save_plot(window: MainWindow, path: str) -> None:
     try:
         pane.save_plot(path)
     except (OSError, ValueError) as err:
-        from csv_state_viewer.gui.errors import show_error
-
         window.error_boxes.append(show_error(window, "Cannot save the plot", err))
         return
     window.status_label.setText(f"Saved plot to {path}")

@@ -43,7 +43,7 @@ class Job:
     def __init__(self, key: str, fn: TaskFn, signals: _Signals) -> None:
         self.key = key
         self._signals = signals
-        self._fn = fn
+        self._fn: TaskFn | None = fn
         self._cancel = threading.Event()
         self._shown = -1
 
@@ -61,7 +61,8 @@ class Job:
         self._cancel.set()
 
     def run(self) -> None:
-        fn, self._fn = self._fn, _done  # the worker drops its closure before reporting
+        fn, self._fn = self._fn, None  # the worker drops its closure before reporting
+        assert fn is not None, "a job runs once"
         try:
             result = fn(self)
         except Cancelled:
@@ -73,10 +74,6 @@ class Job:
                 self._signals.cancelled.emit(self)
             else:
                 self._signals.finished.emit(self, result)
-
-
-def _done(_progress: Any) -> None:
-    raise RuntimeError("a job runs once")
 
 
 @dataclass
