@@ -1,6 +1,6 @@
 """Build hook: compile the optional text-parsing accelerator when a C compiler is present.
 
-The accelerator (``csv_state_viewer/core/_native/textparse.c``) is a plain shared library
+The accelerator (``csv_state_viewer/core/csv/_native/textparse.c``) is a plain shared library
 loaded with ctypes, so it needs no Python headers. Without a compiler, or with
 ``CSV_STATE_PURE_PYTHON=1``, the build succeeds without it and the package parses text
 with its pure-Python path (same results, slower). For an editable install the library is
@@ -21,7 +21,7 @@ from typing import Any
 
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 
-SOURCE = Path("csv_state_viewer/core/_native/textparse.c")
+SOURCE = Path("csv_state_viewer/core/csv/_native/textparse.c")
 TARGET = SOURCE.with_name("_textparse.so")
 
 

@@ -12,7 +12,8 @@ import importlib
 from collections.abc import Callable
 from typing import Any
 
-from csv_state_viewer.core.registry import Format, register_format
+from csv_state_viewer.core.format import Format
+from csv_state_viewer.core.registry import register_format
 from csv_state_viewer.core.tensors import Tensors
 
 MODEL_OPTIONS = ("model", "match", "allow_partial", "unsafe")
@@ -47,19 +48,27 @@ def register_all() -> None:
         Format(
             name="tf-checkpoint",
             description="TensorFlow checkpoint (prefix, its .index file, or its folder)",
+            label="TensorFlow checkpoint",
             extensions=(".index", ".ckpt"),
             sniff=_lazy("tfcheckpoint", "looks_like_tf_checkpoint"),
             open=_lazy("tfcheckpoint", "open_tf_checkpoint"),
             save=_save_checkpoint,
             save_options=MODEL_OPTIONS,
+            needs_tensorflow=True,
+            takes_model=True,
+            one_at_a_time=True,
             writes_prefix=True,
+            marker_suffix=".index",
         )
     )
     register_format(
         Format(
             name="savedmodel",
             description="TensorFlow SavedModel folder (its variables)",
+            label="TensorFlow SavedModel",
             extensions=(),
+            needs_tensorflow=True,
+            one_at_a_time=True,
             sniff=_lazy("tfcheckpoint", "looks_like_saved_model"),
             open=_lazy("tfcheckpoint", "open_tf_checkpoint"),
         )
@@ -68,30 +77,41 @@ def register_all() -> None:
         Format(
             name="keras",
             description="Keras 3 model archive (.keras)",
+            label="Keras model",
             extensions=(".keras",),
             sniff=_lazy("kerasfiles", "looks_like_keras"),
             open=_lazy("kerasfiles", "open_keras_file"),
             save=_save_model,
             save_options=MODEL_OPTIONS,
+            needs_tensorflow=True,
             needs_model=True,
+            takes_model=True,
+            one_at_a_time=True,
         )
     )
     register_format(
         Format(
             name="keras-weights",
             description="Keras 3 weights file (.weights.h5)",
+            label="Keras weights",
             extensions=(".weights.h5",),
             sniff=_lazy("kerasfiles", "looks_like_keras_h5"),
             open=_lazy("kerasfiles", "open_keras_file"),
             save=_save_model,
             save_options=MODEL_OPTIONS,
+            needs_tensorflow=True,
             needs_model=True,
+            takes_model=True,
+            one_at_a_time=True,
         )
     )
     register_format(
         Format(
             name="keras-h5",
             description="legacy Keras HDF5 model or weights (.h5)",
+            label="Keras HDF5 (legacy)",
+            needs_tensorflow=True,
+            one_at_a_time=True,
             extensions=(".h5", ".hdf5"),
             sniff=_lazy("kerasfiles", "looks_like_keras_h5"),
             open=_lazy("kerasfiles", "open_keras_file"),

@@ -7,8 +7,8 @@ import json
 import sys
 
 from csv_state_viewer.cli.output import shape_text, table
+from csv_state_viewer.core.analysis.diff import StateDiff, TensorDiff, diff_states
 from csv_state_viewer.core.api import open_state
-from csv_state_viewer.core.diff import StateDiff, TensorDiff, diff_states
 
 _LABELS = {"only_in_a": "only in A", "only_in_b": "only in B"}
 

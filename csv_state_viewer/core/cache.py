@@ -12,9 +12,9 @@ from collections import OrderedDict
 
 import numpy as np
 
+from csv_state_viewer.core.analysis.stats import TensorStats, tensor_stats
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.state import State, TensorEntry
-from csv_state_viewer.core.stats import TensorStats, tensor_stats
 
 Key = tuple[int, int]
 

@@ -1,52 +1,51 @@
-"""The one registry of state formats, shared by the API, the CLI and the viewer.
+"""The one registry of state formats, shared by the API, the operations, the CLI and the viewer.
 
-A format is registered once with how to recognise it (extensions and a sniff of the
-first bytes) and what it can do (open and/or save). Adding a format touches one module.
+A format (:class:`~csv_state_viewer.core.format.Format`) is registered once; every list a
+front end shows is derived from here: the Open dialog's filter, the export menu and the
+Convert dialog's targets (:func:`write_choices`), ``csv-state formats``, and which files
+need TensorFlow. The built-in formats are the modules named in :data:`BUILTIN`, each of
+which defines ``FORMAT``; layers above the core (the TensorFlow bridge) add theirs with
+:func:`add_provider`, so the core never imports them.
 """
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 from csv_state_viewer.core.errors import NotAStateError, UnsupportedFormatError
-from csv_state_viewer.core.progress import Progress
-from csv_state_viewer.core.state import State
+from csv_state_viewer.core.format import Format, Opener, Saver, WriteChoice
 
-Opener = Callable[[str, Progress], State]
-Saver = Callable[..., int]  # returns the number of tensors written
+__all__ = [
+    "BUILTIN",
+    "Format",
+    "Opener",
+    "Saver",
+    "WriteChoice",
+    "add_provider",
+    "format_for_reading",
+    "format_for_writing",
+    "format_named",
+    "formats",
+    "open_filter",
+    "register_format",
+    "save_with",
+    "unregister_format",
+    "write_choices",
+]
 
-
-@dataclass(frozen=True)
-class Format:
-    name: str
-    description: str
-    extensions: tuple[str, ...]
-    sniff: Callable[[str, bytes], bool]
-    open: Opener | None = None
-    save: Saver | None = None
-    save_options: tuple[str, ...] = ()
-    fallback: bool = False  # unless its extension matches, tried last (CSV reads any text)
-    needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
-    writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
-
-    def matches_extension(self, path: str) -> bool:
-        lower = path.lower().rstrip("/")
-        return any(lower.endswith(ext) for ext in self.extensions)
-
+# Modules of csv_state_viewer.core.formats that define a FORMAT, in lookup order.
+BUILTIN = ("csv", "npz")
 
 _FORMATS: list[Format] = []
 _PROVIDERS: list[Callable[[], None]] = []
+COMMON_OPTIONS = frozenset({"metadata", "progress", "overwrite", "skip_bad"})
 
 
 def add_provider(register: Callable[[], None]) -> None:
-    """Run ``register`` (which calls :func:`register_format`) before the registry is used.
-
-    Layers above the core (the TensorFlow bridge) add their formats this way, so the
-    core never imports them.
-    """
+    """Run ``register`` (which calls :func:`register_format`) before the registry is used."""
     _PROVIDERS.append(register)
     if _builtin_done:
         register()
@@ -54,13 +53,46 @@ def add_provider(register: Callable[[], None]) -> None:
 
 def register_format(fmt: Format) -> None:
     """Add a format; a later registration with the same name replaces the earlier one."""
+    _ensure_builtin()
     _FORMATS[:] = [f for f in _FORMATS if f.name != fmt.name]
     _FORMATS.append(fmt)
+
+
+def unregister_format(name: str) -> None:
+    _FORMATS[:] = [f for f in _FORMATS if f.name != name]
 
 
 def formats() -> list[Format]:
     _ensure_builtin()
     return list(_FORMATS)
+
+
+def format_named(name: str) -> Format:
+    for fmt in formats():
+        if fmt.name == name:
+            return fmt
+    raise UnsupportedFormatError(f"no format named {name!r}")
+
+
+def open_filter() -> str:
+    """The Open dialog's filter: every readable extension, then each format, then all files."""
+    readable = [f for f in formats() if f.open is not None]
+    patterns = list(dict.fromkeys(p for f in readable for p in f.file_patterns() if p != "*"))
+    entries = [f"Training states ({' '.join(patterns)})"]
+    entries += [f.dialog_filter() for f in readable if f.extensions]
+    entries.append("All files (*)")
+    return ";;".join(entries)
+
+
+def write_choices(*, with_model: bool = True) -> list[WriteChoice]:
+    """Every way to write a state, in registry order; ``with_model=False`` leaves out the
+    formats that need a model."""
+    return [
+        choice
+        for fmt in formats()
+        for choice in fmt.write_choices()
+        if with_model or not choice.needs_model
+    ]
 
 
 def _head(path: str) -> bytes:
@@ -75,8 +107,7 @@ def _head(path: str) -> bytes:
 
 def format_for_reading(path: str) -> Format:
     """The format that opens ``path``: the first whose sniff accepts it, by extension first."""
-    _ensure_builtin()
-    readable = [f for f in _FORMATS if f.open is not None]
+    readable = [f for f in formats() if f.open is not None]
     if not os.path.exists(path):
         # A path that is not a file may still name a state (a checkpoint prefix).
         for fmt in readable:
@@ -98,9 +129,8 @@ def format_for_reading(path: str) -> Format:
 
 
 def format_for_writing(path: str) -> Format:
-    """The format chosen by the destination's extension."""
-    _ensure_builtin()
-    writable = [f for f in _FORMATS if f.save is not None]
+    """The format chosen by the destination's extension (a bare prefix: a prefix writer)."""
+    writable = [f for f in formats() if f.save is not None]
     matches = [f for f in writable if f.matches_extension(path)]
     if not matches and not os.path.splitext(os.path.basename(path.rstrip("/")))[1]:
         matches = [f for f in writable if f.writes_prefix]
@@ -114,11 +144,9 @@ def format_for_writing(path: str) -> Format:
 
 def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:
     assert fmt.save is not None
-    unknown = (
-        set(options) - set(fmt.save_options) - {"metadata", "progress", "overwrite", "skip_bad"}
-    )
+    unknown = set(options) - set(fmt.save_options) - COMMON_OPTIONS
     if fmt.needs_model and options.get("model") is None:
-        raise UnsupportedFormatError(f"{path}: writing {fmt.name} needs a model (--model)")
+        raise UnsupportedFormatError(f"{path}: writing {fmt.name} needs a model")
     if unknown:
         raise UnsupportedFormatError(
             f"{path}: the {fmt.name} format has no option {', '.join(sorted(unknown))}"
@@ -133,8 +161,8 @@ def _ensure_builtin() -> None:
     global _builtin_done  # noqa: PLW0603 - registered once, on first use
     if not _builtin_done:
         _builtin_done = True
-        from csv_state_viewer.core import builtin_formats
-
-        builtin_formats.register_all()
+        for module in BUILTIN:
+            found = importlib.import_module(f"csv_state_viewer.core.formats.{module}")
+            register_format(found.FORMAT)
         for register in _PROVIDERS:
             register()

@@ -9,13 +9,13 @@ from typing import TypeVar
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
+from csv_state_viewer.core.analysis.diff import StateDiff
+from csv_state_viewer.core.analysis.stats import TensorStats
+from csv_state_viewer.core.analysis.tree import Node
 from csv_state_viewer.core.cache import TensorCache
-from csv_state_viewer.core.diff import StateDiff
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.state import State, TensorEntry
-from csv_state_viewer.core.stats import TensorStats
-from csv_state_viewer.core.tree import Node
 from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.tasks import TaskRunner
 

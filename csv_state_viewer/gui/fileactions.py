@@ -10,8 +10,8 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from csv_state_viewer.core.analysis.diff import StateDiff, diff_states
 from csv_state_viewer.core.api import open_state, save_state
-from csv_state_viewer.core.diff import StateDiff, diff_states
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui import tfready
@@ -19,7 +19,7 @@ from csv_state_viewer.gui.context import Comparison
 from csv_state_viewer.gui.errors import show_error
 
 if TYPE_CHECKING:
-    from csv_state_viewer.core.tree import Node
+    from csv_state_viewer.core.analysis.tree import Node
     from csv_state_viewer.gui.mainwindow import MainWindow
 
 EXPORTS = {

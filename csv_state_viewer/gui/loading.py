@@ -5,10 +5,10 @@ from __future__ import annotations
 import os
 import threading
 
+from csv_state_viewer.core.analysis.tree import Node, build_tree
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.registry import format_for_reading
 from csv_state_viewer.core.state import State
-from csv_state_viewer.core.tree import Node, build_tree
 from csv_state_viewer.gui.tfready import TF_FREE
 
 # The TensorFlow/Keras readers are not safe to run in parallel (Keras's warning capture

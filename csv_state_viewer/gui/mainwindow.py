@@ -28,8 +28,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.analysis.tree import FILE, Node
 from csv_state_viewer.core.state import State
-from csv_state_viewer.core.tree import FILE, Node
 from csv_state_viewer.gui import menus, tfready
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths

@@ -6,7 +6,7 @@ from typing import Any
 
 from PySide6.QtCore import QModelIndex, QPersistentModelIndex, QSortFilterProxyModel, Qt
 
-from csv_state_viewer.core.tree import FILE, name_matches
+from csv_state_viewer.core.analysis.tree import FILE, name_matches
 from csv_state_viewer.gui.treemodel import NODE_ROLE, SORT_ROLE
 
 Index = QModelIndex | QPersistentModelIndex

@@ -13,8 +13,8 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, Totals, totals
 from csv_state_viewer.core.formatting import human_bytes, shape_text
-from csv_state_viewer.core.tree import FILE, TENSOR, Node, Totals, totals
 
 NAME, SHAPE, DTYPE, PARAMETERS, SIZE, DIFFERENCE = range(6)
 HEADERS = ("Name", "Shape", "Dtype", "Parameters", "Size", "Difference")

@@ -33,7 +33,7 @@ from typing import Any
 import numpy as np
 
 import csv_state_viewer
-from csv_state_viewer.core import nativeparse
+from csv_state_viewer.core.csv import nativeparse
 
 MB = 10**6
 SEED = 20240601
@@ -278,7 +278,7 @@ _RSS_CHILD = """
 import importlib.util, json, resource, sys
 import numpy as np
 import csv_state_viewer
-from csv_state_viewer.core import nativeparse
+from csv_state_viewer.core.csv import nativeparse
 spec = importlib.util.spec_from_file_location("bench_core", sys.argv[1])
 bench = sys.modules["bench_core"] = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(bench)

@@ -20,7 +20,7 @@ from csv_state_viewer.bridge.tfcheckpoint import (
     open_tf_checkpoint,
     save_tf_checkpoint,
 )
-from csv_state_viewer.core.csvwrite import save_csv_state
+from csv_state_viewer.core.csv.csvwrite import save_csv_state
 
 tf = tfimport.tensorflow()
 keras = tfimport.keras()

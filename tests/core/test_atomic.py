@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from csv_state_viewer import BadRowsError, StateWriteError, load_state, open_state, save_state
-from csv_state_viewer.core import textcodec
+from csv_state_viewer.core.csv import textcodec
 
 ORIGINAL = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4)}
 REPLACEMENT = {"x": np.arange(3_000_000, dtype=np.float32), "y": np.zeros(2)}

@@ -10,8 +10,14 @@ import numpy as np
 import pytest
 
 from csv_state_viewer import Cancelled, State, open_state, save_state
-from csv_state_viewer.core import diff as diff_module
-from csv_state_viewer.core.diff import STATUSES, StateDiff, TensorDiff, diff_states, differences
+from csv_state_viewer.core.analysis import diff as diff_module
+from csv_state_viewer.core.analysis.diff import (
+    STATUSES,
+    StateDiff,
+    TensorDiff,
+    diff_states,
+    differences,
+)
 
 MIXED: dict[str, np.ndarray] = {
     "f32": np.array([[1.5, -0.0, np.inf], [np.nan, 1e-30, -2.25]], dtype=np.float32),

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 
 from csv_state_viewer import load_state, open_state, save_state
-from csv_state_viewer.core import csvstate, nativeparse
-from csv_state_viewer.core.textcodec import parse_chunk
+from csv_state_viewer.core.csv import csvstate, nativeparse
+from csv_state_viewer.core.csv.textcodec import parse_chunk
 
 HAS_COMPILER = any(shutil.which(cc) for cc in ("cc", "gcc", "clang"))
 ACCELERATED = nativeparse.library() is not None

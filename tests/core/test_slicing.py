@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csv_state_viewer.core.slicing import display_stride, symmetric_limits, to_2d
+from csv_state_viewer.core.analysis.slicing import display_stride, symmetric_limits, to_2d
 
 RNG = np.random.default_rng(3)
 

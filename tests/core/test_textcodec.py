@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from csv_state_viewer.core import jsonparse
-from csv_state_viewer.core.textcodec import DataError, parse_chunk
+from csv_state_viewer.core.csv import jsonparse
+from csv_state_viewer.core.csv.textcodec import DataError, parse_chunk
 
 # Just above the midpoint between 1.0 and the next float32: read as float64 first it
 # lands exactly on the midpoint, and rounding that to float32 would give 1.0.

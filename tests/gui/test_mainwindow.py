@@ -14,9 +14,9 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.api import load_state, open_state, save_state
 from csv_state_viewer.core.progress import Cancelled, Progress
-from csv_state_viewer.core.tree import TENSOR, Node
 from csv_state_viewer.gui import fileactions, mainwindow, menus
 from csv_state_viewer.gui.app import _excepthook
 from csv_state_viewer.gui.mainwindow import MainWindow

@@ -11,12 +11,12 @@ import pytest
 from matplotlib.patches import StepPatch
 from pytestqt.qtbot import QtBot
 
+from csv_state_viewer.core.analysis.diff import diff_states
+from csv_state_viewer.core.analysis.slicing import SLICE
+from csv_state_viewer.core.analysis.stats import auto_bins
+from csv_state_viewer.core.analysis.tree import Node, build_tree
 from csv_state_viewer.core.api import open_state, save_state
-from csv_state_viewer.core.diff import diff_states
 from csv_state_viewer.core.errors import StateWriteError
-from csv_state_viewer.core.slicing import SLICE
-from csv_state_viewer.core.stats import auto_bins
-from csv_state_viewer.core.tree import Node, build_tree
 from csv_state_viewer.gui.context import Comparison, ViewerContext
 from csv_state_viewer.gui.panes.compare import NO_COMPARISON, ComparePane
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane

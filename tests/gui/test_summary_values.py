@@ -14,10 +14,10 @@ from PySide6.QtGui import QGuiApplication
 from pytestqt.qtbot import QtBot
 
 from csv_state_viewer.cli.output import shape_text
+from csv_state_viewer.core.analysis.tree import Node, build_tree
 from csv_state_viewer.core.api import load_state, open_state
 from csv_state_viewer.core.progress import Cancelled
 from csv_state_viewer.core.state import State
-from csv_state_viewer.core.tree import Node, build_tree
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.panes.summary import (
     SummaryPane,

@@ -9,10 +9,18 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QModelIndex, Qt
 
+from csv_state_viewer.core.analysis.diff import diff_states
+from csv_state_viewer.core.analysis.tree import (
+    FILE,
+    GROUP,
+    TENSOR,
+    Node,
+    build_tree,
+    name_matches,
+    totals,
+)
 from csv_state_viewer.core.api import open_state, save_state
-from csv_state_viewer.core.diff import diff_states
 from csv_state_viewer.core.state import State
-from csv_state_viewer.core.tree import FILE, GROUP, TENSOR, Node, build_tree, name_matches, totals
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
 from csv_state_viewer.gui.treemodel import (
     DIFFERENCE,

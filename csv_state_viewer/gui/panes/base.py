@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PySide6.QtWidgets import QWidget
 
-from csv_state_viewer.core.tree import Node
+from csv_state_viewer.core.analysis.tree import Node
 from csv_state_viewer.gui.context import ViewerContext
 
 

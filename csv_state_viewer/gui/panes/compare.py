@@ -7,12 +7,12 @@ import os
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from csv_state_viewer.core.diff import TensorDiff, differences
+from csv_state_viewer.core.analysis.diff import TensorDiff, differences
+from csv_state_viewer.core.analysis.stats import Histogram, histogram
+from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.state import TensorEntry
-from csv_state_viewer.core.stats import Histogram, histogram
-from csv_state_viewer.core.tree import TENSOR, Node
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane

@@ -15,9 +15,15 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.analysis.slicing import (
+    RESHAPE,
+    SLICE,
+    display_stride,
+    symmetric_limits,
+    to_2d,
+)
+from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.progress import Progress
-from csv_state_viewer.core.slicing import RESHAPE, SLICE, display_stride, symmetric_limits, to_2d
-from csv_state_viewer.core.tree import TENSOR, Node
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane

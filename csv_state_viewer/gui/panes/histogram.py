@@ -9,10 +9,10 @@ import numpy as np
 from matplotlib.patches import StepPatch
 from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
 
+from csv_state_viewer.core.analysis.stats import Histogram, Series, histogram
+from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import Progress
-from csv_state_viewer.core.stats import Histogram, Series, histogram
-from csv_state_viewer.core.tree import TENSOR, Node
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane

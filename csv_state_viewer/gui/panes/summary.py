@@ -30,11 +30,11 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.analysis.stats import TensorStats, combine
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, totals
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.formatting import human_bytes, shape_text
 from csv_state_viewer.core.progress import Progress, check_cancelled
-from csv_state_viewer.core.stats import TensorStats, combine
-from csv_state_viewer.core.tree import FILE, TENSOR, Node, totals
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane

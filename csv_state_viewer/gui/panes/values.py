@@ -16,9 +16,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.formatting import shape_text
-from csv_state_viewer.core.tree import TENSOR, Node
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane

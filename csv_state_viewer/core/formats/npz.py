@@ -25,6 +25,7 @@ from csv_state_viewer.core.dtypes import (
     resolve_dtype,
 )
 from csv_state_viewer.core.errors import NotAStateError
+from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
@@ -171,3 +172,18 @@ def _write_members(
 
 def open_npz_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> NpzState:
     return NpzState(os.fspath(path), progress)
+
+
+def _sniff(path: str, head: bytes) -> bool:
+    return head.startswith(ZIP_MAGIC) and path.lower().endswith(".npz")
+
+
+FORMAT = Format(
+    name="npz",
+    description="NumPy .npz archive of named arrays",
+    label="NumPy archive",
+    extensions=(".npz",),
+    sniff=_sniff,
+    open=open_npz_state,
+    save=save_npz_state,
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import binascii
 
-from csv_state_viewer.core.textcodec import DataError
+from csv_state_viewer.core.csv.textcodec import DataError
 
 # Encoding works on 3-byte groups, decoding on 4-character groups: chunk sizes are
 # multiples of both so that chunks concatenate into one valid base64 text.

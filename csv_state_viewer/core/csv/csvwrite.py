@@ -11,12 +11,12 @@ from typing import IO, Any, cast
 
 import numpy as np
 
-from csv_state_viewer.core import base64codec, textcodec
 from csv_state_viewer.core.atomic import atomic_write
-from csv_state_viewer.core.csvindex import ENCODINGS
-from csv_state_viewer.core.csvstate import crc32_of
+from csv_state_viewer.core.csv import base64codec, textcodec
+from csv_state_viewer.core.csv.csvindex import ENCODINGS
+from csv_state_viewer.core.csv.csvstate import crc32_of
+from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.dtypes import dtype_name, is_ml_dtype
-from csv_state_viewer.core.parallel import ordered_map
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
 

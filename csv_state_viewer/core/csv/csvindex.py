@@ -13,8 +13,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from csv_state_viewer.core.base64codec import encoded_length, looks_like_base64
-from csv_state_viewer.core.csvscan import Field, RawRow, field_bytes
+from csv_state_viewer.core.csv.base64codec import encoded_length, looks_like_base64
+from csv_state_viewer.core.csv.csvscan import Field, RawRow, field_bytes
 from csv_state_viewer.core.dtypes import DtypeError, resolve_dtype
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.state import TensorEntry

@@ -18,7 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from csv_state_viewer.core import jsonparse
+from csv_state_viewer.core.csv import jsonparse
 from csv_state_viewer.core.dtypes import is_ml_dtype
 
 

@@ -14,15 +14,15 @@ from typing import IO
 
 import numpy as np
 
-from csv_state_viewer.core import base64codec, nativeparse, textcodec
-from csv_state_viewer.core.csvindex import EntryBuilder, detect_columns
-from csv_state_viewer.core.csvscan import scan_rows
+from csv_state_viewer.core.csv import base64codec, nativeparse, textcodec
+from csv_state_viewer.core.csv.csvindex import EntryBuilder, detect_columns
+from csv_state_viewer.core.csv.csvscan import scan_rows
+from csv_state_viewer.core.csv.parallel import ordered_map
+from csv_state_viewer.core.csv.textcodec import DataError
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.openfiles import register, unregister
-from csv_state_viewer.core.parallel import ordered_map
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
-from csv_state_viewer.core.textcodec import DataError
 
 GZIP_MAGIC = b"\x1f\x8b"
 TEXT_CHUNK = 256 << 10  # serial simdjson path: small chunks stay in the CPU cache

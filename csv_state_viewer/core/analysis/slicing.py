@@ -1,7 +1,7 @@
 """What a heatmap shows of a tensor: a 2-D view, symmetric colour limits, a display stride.
 
 Pure NumPy, so the viewer's heatmap pane only draws. Values are taken as the statistics
-take them (:func:`~csv_state_viewer.core.stats.as_real`): magnitudes for complex tensors,
+take them (:func:`~csv_state_viewer.core.analysis.stats.as_real`): magnitudes for complex tensors,
 0/1 for booleans.
 """
 
@@ -11,7 +11,7 @@ import math
 
 import numpy as np
 
-from csv_state_viewer.core.stats import as_real, value_range
+from csv_state_viewer.core.analysis.stats import as_real, value_range
 
 RESHAPE = "reshape"
 SLICE = "slice"

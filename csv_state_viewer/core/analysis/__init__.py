@@ -1,0 +1,1 @@
+"""What the tools compute from states: statistics, histograms, differences, the tensor tree."""

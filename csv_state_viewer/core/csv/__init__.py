@@ -1,0 +1,1 @@
+"""The CSV training-state format: index, scan, codecs, the native text parser, the writer."""
