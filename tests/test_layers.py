@@ -8,6 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 import csv_state_viewer
 
 PACKAGE = Path(csv_state_viewer.__file__).parent
@@ -47,3 +49,50 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r}))
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
     assert json.loads(result.stdout) == []
+
+
+LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
+ROOT = PACKAGE.parent
+
+
+def _lint_copy(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess[str]:
+    """Run the project's import contracts over a copy of the package with ``line`` added
+    to ``module``; the copy comes first on the path, so the real package is not read."""
+    import shutil
+
+    shutil.copytree(PACKAGE, tmp_path / "csv_state_viewer", ignore=shutil.ignore_patterns("*.so"))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = tmp_path / "csv_state_viewer" / module
+    target.write_text(target.read_text(encoding="utf-8") + f"\n{line}\n", encoding="utf-8")
+    return subprocess.run(
+        [str(LINT_IMPORTS), "--no-cache"],
+        cwd=tmp_path,
+        env={**__import__("os").environ, "PYTHONPATH": str(tmp_path)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_the_contracts_pass_on_the_package(tmp_path: Path) -> None:
+    result = _lint_copy(tmp_path, "core/progress.py", "# nothing added")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@pytest.mark.parametrize(
+    ("module", "line", "contract"),
+    [
+        ("bridge/mapping.py", "import PySide6.QtCore", "never import Qt"),
+        ("core/state.py", "import csv_state_viewer.bridge.mapping", "Layers"),
+        ("ops/opening.py", "import csv_state_viewer.gui.errors", "Layers"),
+        ("cli/output.py", "import csv_state_viewer.gui.errors", "Layers"),
+        ("ops/convert.py", "import tensorflow", "never import TensorFlow"),
+    ],
+)
+def test_the_contracts_catch_a_wrong_import(
+    tmp_path: Path, module: str, line: str, contract: str
+) -> None:
+    result = _lint_copy(tmp_path, module, line)
+    assert result.returncode != 0
+    broken = [row for row in result.stdout.splitlines() if row.endswith("BROKEN")]
+    assert any(contract in row for row in broken), result.stdout

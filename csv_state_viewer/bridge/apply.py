@@ -23,7 +23,9 @@ from csv_state_viewer.core.atomic import atomic_path
 from csv_state_viewer.core.dtypes import resolve_dtype
 from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
 from csv_state_viewer.core.lazystate import LazyState, LazyTensor
+from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+from csv_state_viewer.core.registry import format_for_writing, formats
 from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors, tensor_items
 
@@ -36,10 +38,13 @@ class MappingError(CsvStateError):
     def __init__(self, report: MappingReport) -> None:
         count = len(report.problems)
         super().__init__(
-            f"nothing written: {count} problem{'s' if count != 1 else ''} in the mapping "
-            "(--allow-partial writes the matched tensors only)"
+            f"nothing written: {count} problem{'s' if count != 1 else ''} in the mapping"
         )
         self.report = report
+        self.hint = Hint.ALLOW_PARTIAL
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.report,))
 
 
 def _dtype_name(dtype: Any) -> str:
@@ -187,7 +192,8 @@ def load_model(path: str, *, safe_mode: bool = True) -> Any:
     except Exception as err:  # Keras raises many types for bad files
         reason = " ".join(str(err).split())[:300]
         if safe_mode and "safe_mode" in reason:
-            reason = "it contains code (a Lambda layer); use --unsafe if you trust this file"
+            refused = NotAStateError(path, "cannot load a Keras model: it contains code (Lambda)")
+            raise hinted(refused, Hint.UNSAFE) from None
         raise NotAStateError(path, f"cannot load a Keras model ({reason})") from None
 
 
@@ -199,28 +205,18 @@ def _starts_with(path: str, magic: bytes) -> bool:
         return False
 
 
-def output_kind(path: str) -> str:
-    """``keras``, ``weights`` or ``checkpoint`` for an output path (prefix: checkpoint)."""
-    lower = path.lower()
-    if lower.endswith(".keras"):
-        return "keras"
-    if lower.endswith(".weights.h5"):
-        return "weights"
-    if lower.endswith((".h5", ".hdf5", ".npz", ".csv", ".gz", ".json")):
-        raise StateWriteError(
-            f"{path}: a model is written as .keras, .weights.h5 or a checkpoint prefix"
-        )
-    return "checkpoint"
-
-
 def save_model(model: Any, path: str, *, overwrite: bool = False) -> list[str]:
-    """Write ``model`` (with its optimizer) atomically; returns the files written."""
-    kind = output_kind(path)
-    if kind == "checkpoint":
+    """Write ``model`` (with its optimizer) atomically in the format of ``path``'s
+    extension (one whose Format ``takes_model``); returns the files written."""
+    fmt = format_for_writing(path)
+    if fmt.name == "tf-checkpoint":
         return _save_checkpoint(model, tfcheckpoint.prefix_for_writing(path), overwrite)
-    suffix = ".weights.h5" if kind == "weights" else ".keras"
+    if fmt.name not in ("keras", "keras-weights"):
+        kinds = ", ".join(f.display_name for f in formats() if f.takes_model)
+        raise StateWriteError(f"{path}: a model is written as one of: {kinds}")
+    suffix = fmt.default_extension
     with atomic_path(path, overwrite=overwrite, suffix=suffix) as tmp:
-        if kind == "weights":
+        if fmt.name == "keras-weights":
             model.save_weights(tmp, overwrite=True)
         else:
             model.save(tmp, overwrite=True)
@@ -266,8 +262,39 @@ def save_into_model(
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
     lazy = [LazyTensor(i.name, i.shape, i.dtype, i.load, i.metadata) for i in items]
     with LazyState(path, "tensors", lazy) as state:
-        report = apply_state(
-            state, model, match=match, allow_partial=allow_partial, progress=progress
+        report, _files = apply_and_save(
+            state,
+            model,
+            path,
+            match=match,
+            allow_partial=allow_partial,
+            overwrite=overwrite,
+            progress=progress,
         )
-    save_model(model, path, overwrite=overwrite)
     return len(report.matched())
+
+
+def apply_and_save(
+    state: State,
+    model: Any,
+    path: str,
+    *,
+    match: str = "auto",
+    optimizer: bool = True,
+    allow_partial: bool = False,
+    overwrite: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> tuple[MappingReport, list[str]]:
+    """Write ``state`` into ``model`` and save the model at ``path``: the one workflow of
+    ``apply``, the Write dialog and conversions with a model. Cancelling is possible until
+    the save starts; a refused mapping raises :class:`MappingError` and writes nothing."""
+    report = apply_state(
+        state,
+        model,
+        match=match,
+        optimizer=optimizer,
+        allow_partial=allow_partial,
+        progress=progress,
+    )
+    check_cancelled(progress)  # the last point where cancelling leaves no file behind
+    return report, save_model(model, path, overwrite=overwrite)

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MATCHED, MappingReport
 from csv_state_viewer.cli.output import shape_text, table
-from csv_state_viewer.core.api import open_state
-from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.errors import CsvStateError, StateWriteError
+from csv_state_viewer.core.messages import COMMAND_LINE, advice
+from csv_state_viewer.ops.writing import WriteRequest, plan_write, write_into_model
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -66,40 +66,34 @@ def render(report: MappingReport) -> str:
     return "\n".join(lines)
 
 
-def _same_file(a: str, b: str) -> bool:
-    return os.path.exists(b) and os.path.realpath(a) == os.path.realpath(b)
-
-
 def run(args: argparse.Namespace) -> int:
-    from csv_state_viewer.bridge.apply import MappingError, apply_state, load_model, save_model
-
     if args.output is None and not args.dry_run:
         raise StateWriteError("apply: give -o OUTPUT (or --dry-run to only see the mapping)")
-    if args.output is not None and any(
-        _same_file(args.output, p) for p in (args.state, args.model)
-    ):
-        raise StateWriteError(f"{args.output}: refusing to overwrite a source")
-    model = load_model(args.model, safe_mode=not args.unsafe)
-    with open_state(args.state) as state:
-        try:
-            report = apply_state(
-                state,
-                model,
-                match=args.match,
-                optimizer=not args.no_optimizer,
-                allow_partial=args.allow_partial,
-                dry_run=args.dry_run,
-            )
-        except MappingError as err:
-            _print(err.report, args.json)
-            sys.stderr.write(f"csv-state: {err}\n")
-            return 1
-    _print(report, args.json)
+    request = WriteRequest(
+        state=args.state,
+        model=args.model,
+        match=args.match,
+        optimizer=not args.no_optimizer,
+        allow_partial=args.allow_partial,
+        unsafe=args.unsafe,
+    )
     if args.dry_run:
+        report = plan_write(request)
+        _print(report, args.json)
         return 0 if report.ok else 1
-    written = save_model(model, args.output, overwrite=args.force)
-    matched = len(report.matched())
-    sys.stderr.write(f"wrote {', '.join(written)} ({matched} tensors written into the model)\n")
+    try:
+        written = write_into_model(request, args.output, overwrite=args.force)
+    except CsvStateError as err:
+        refused = getattr(err, "report", None)  # a refused mapping: show it, write nothing
+        if refused is None:
+            raise
+        _print(refused, args.json)
+        sys.stderr.write(f"csv-state: {advice(err, COMMAND_LINE)}\n")
+        return 1
+    _print(written.report, args.json)
+    sys.stderr.write(
+        f"wrote {', '.join(written.files)} ({written.count} tensors written into the model)\n"
+    )
     return 0
 
 

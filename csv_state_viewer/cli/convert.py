@@ -5,10 +5,11 @@ from __future__ import annotations
 import argparse
 import sys
 
-from csv_state_viewer.core.api import open_state, save_state
-from csv_state_viewer.core.atomic import check_destination
-from csv_state_viewer.core.errors import CsvStateError
-from csv_state_viewer.core.registry import format_for_writing
+from csv_state_viewer.bridge.mapping import MATCH_MODES
+from csv_state_viewer.core.errors import BadRowsError, CsvStateError
+from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
+from csv_state_viewer.core.registry import write_choices
+from csv_state_viewer.ops.convert import ConvertOptions, convert
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -21,10 +22,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("src", help="state to read")
-    parser.add_argument(
-        "dst",
-        help="file to write (.csv, .csv.gz, .npz, a checkpoint prefix, .keras, .weights.h5)",
-    )
+    extensions = ", ".join(dict.fromkeys(c.extension or "a prefix" for c in write_choices()))
+    parser.add_argument("dst", help=f"file to write ({extensions})")
     parser.add_argument(
         "--encoding",
         choices=("text", "base64"),
@@ -38,7 +37,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--match",
-        choices=("auto", "name", "order"),
+        choices=MATCH_MODES,
         default="auto",
         help="with --model: how tensors find variables (see csv-state apply)",
     )
@@ -55,39 +54,33 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    fmt = format_for_writing(args.dst)
-    check_destination(args.dst, overwrite=args.force)
-    with open_state(args.src) as state:
-        if state.errors and not args.skip_bad:
-            for problem in state.errors:
-                sys.stderr.write(f"{problem}\n")
-            sys.stderr.write(
-                f"csv-state: {args.src} has {len(state.errors)} bad row(s); nothing written "
-                "(use --skip-bad to convert the good rows)\n"
-            )
-            return 1
-        options = None
-        if args.model:
-            options = {"model": args.model, "match": args.match, "unsafe": args.unsafe}
-        try:
-            written = save_state(
-                args.dst,
-                state,
-                args.encoding,
-                overwrite=args.force,
-                skip_bad=args.skip_bad,
-                options=options,
-            )
-        except CsvStateError as err:
-            report = getattr(err, "report", None)  # a refused mapping onto --model
-            if report is None:
-                raise
-            from csv_state_viewer.cli.apply import render
+    options = ConvertOptions(
+        save_options={"encoding": args.encoding},
+        model=args.model,
+        match=args.match,
+        unsafe=args.unsafe,
+        overwrite=args.force,
+        skip_bad=args.skip_bad,
+    )
+    try:
+        converted = convert(args.src, args.dst, options)
+    except BadRowsError as err:
+        for problem in err.problems:
+            sys.stderr.write(f"{problem}\n")
+        sys.stderr.write(
+            f"csv-state: {args.src} has {len(err.problems)} bad row(s); nothing written "
+            f"({COMMAND_LINE[Hint.SKIP_BAD]})\n"
+        )
+        return 1
+    except CsvStateError as err:
+        report = getattr(err, "report", None)  # a refused mapping onto --model
+        if report is None:
+            raise
+        from csv_state_viewer.cli.apply import render
 
-            sys.stderr.write(render(report) + f"\ncsv-state: {err}\n")
-            return 1
-        skipped = state.errors
-    for problem in skipped:
+        sys.stderr.write(render(report) + f"\ncsv-state: {advice(err, COMMAND_LINE)}\n")
+        return 1
+    for problem in converted.skipped:
         sys.stderr.write(f"{problem} (skipped)\n")
-    sys.stdout.write(f"wrote {args.dst} ({written} tensors, {fmt.name})\n")
+    sys.stdout.write(f"wrote {args.dst} ({converted.written} tensors, {converted.format_name})\n")
     return 0

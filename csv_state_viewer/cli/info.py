@@ -7,8 +7,8 @@ import json
 import sys
 
 from csv_state_viewer.cli.output import human_bytes, shape_text, table
-from csv_state_viewer.core.api import open_state
 from csv_state_viewer.core.state import State
+from csv_state_viewer.ops.opening import open_state
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

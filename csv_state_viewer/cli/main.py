@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from csv_state_viewer import __version__
 from csv_state_viewer.cli import apply, convert, diff, formats, info, validate
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
+from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -44,9 +45,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BadRowsError as err:
         for problem in err.problems:
             sys.stderr.write(f"{problem}\n")
-        return _fail("nothing written: the source has bad rows (use --skip-bad)", EXIT_BAD_ROWS)
-    except CsvStateError as err:
-        return _fail(str(err), EXIT_USAGE)
+        return _fail(
+            f"nothing written: the source has bad rows ({COMMAND_LINE[Hint.SKIP_BAD]})",
+            EXIT_BAD_ROWS,
+        )
+    except CsvStateError as err:  # the TensorFlow worker's death too: one line, exit 2
+        return _fail(advice(err, COMMAND_LINE), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
     except BrokenPipeError:

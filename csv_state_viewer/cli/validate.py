@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from csv_state_viewer.core.api import open_state
+from csv_state_viewer.ops.opening import open_state
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:

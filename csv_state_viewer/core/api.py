@@ -9,7 +9,12 @@ from typing import Any
 import numpy as np
 
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
-from csv_state_viewer.core.registry import format_for_reading, format_for_writing, save_with
+from csv_state_viewer.core.registry import (
+    format_for_reading,
+    format_for_writing,
+    format_named,
+    save_with,
+)
 from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors
 
@@ -51,17 +56,19 @@ def save_state(
     overwrite: bool = True,
     skip_bad: bool = False,
     options: Mapping[str, Any] | None = None,
+    format_name: str | None = None,
 ) -> int:
     """Write ``tensors`` (a mapping of names to arrays, or an open state) atomically.
 
     The format follows the extension (``.csv``, ``.csv.gz``, ``.npz``, ...). ``encoding``
     ("text" or "base64") applies to CSV. ``metadata`` maps names to extra metadata keys.
     A destination that is open for reading is refused; with ``overwrite=False`` so is
-    an existing one. ``options`` are format-specific (``model`` for Keras destinations).
+    an existing one. ``options`` are format-specific (``model`` for Keras destinations);
+    ``format_name`` chooses the format instead of the extension.
     Returns the number of tensors written.
     """
     path = os.fspath(path)
-    fmt = format_for_writing(path)
+    fmt = format_named(format_name) if format_name else format_for_writing(path)
     settings: dict[str, Any] = {
         "metadata": metadata,
         "progress": progress,
@@ -70,4 +77,5 @@ def save_state(
     }
     if "encoding" in fmt.save_options:
         settings["encoding"] = encoding
-    return save_with(fmt, path, tensors, **settings, **(options or {}))
+    settings.update(options or {})
+    return save_with(fmt, path, tensors, **settings)

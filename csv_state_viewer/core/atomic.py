@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from typing import IO
 
 from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.openfiles import is_open_for_reading
 
 
@@ -30,7 +31,7 @@ def check_destination(path: str, *, overwrite: bool) -> None:
     if os.path.isdir(path):
         raise StateWriteError(f"{path}: is a directory")
     if not overwrite and os.path.lexists(path):
-        raise StateWriteError(f"{path}: already exists (use --force to replace it)")
+        raise hinted(StateWriteError(f"{path}: already exists"), Hint.OVERWRITE)
 
 
 @contextlib.contextmanager

@@ -51,6 +51,7 @@ class Format:
     needs_tensorflow: bool = False  # its reader or writer imports TensorFlow or Keras
     needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
     takes_model: bool = False  # writing can take a model (what `apply` may write to)
+    holds_model: bool = False  # a file holds a whole model that can be loaded and written into
     one_at_a_time: bool = False  # its reader must not run in parallel with itself
     writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
     marker_suffix: str = ""  # a prefix write exists when PREFIX + this exists (".index")

@@ -36,3 +36,18 @@ def check_cancelled(progress: Progress) -> None:
     """Raise :class:`Cancelled` when ``progress`` asks to stop."""
     if progress.cancelled():
         raise Cancelled
+
+
+class Span:
+    """One phase of a longer job: reports its own ``done/total`` as the range
+    ``start..end`` of ``steps`` units of the outer progress (open 0-10 %, write 10-100 %)."""
+
+    def __init__(self, outer: Progress, start: int, end: int, steps: int = 1000) -> None:
+        self.outer, self.start, self.end, self.steps = outer, start, end, steps
+
+    def report(self, done: int, total: int) -> None:
+        part = min(done / total, 1.0) if total > 0 else 0.0
+        self.outer.report(self.start + int((self.end - self.start) * part), self.steps)
+
+    def cancelled(self) -> bool:
+        return self.outer.cancelled()

@@ -17,6 +17,7 @@ from typing import Any
 
 from csv_state_viewer.core.errors import NotAStateError, UnsupportedFormatError
 from csv_state_viewer.core.format import Format, Opener, Saver, WriteChoice
+from csv_state_viewer.core.messages import Hint, hinted
 
 __all__ = [
     "BUILTIN",
@@ -29,6 +30,7 @@ __all__ = [
     "format_for_writing",
     "format_named",
     "formats",
+    "model_filter",
     "open_filter",
     "register_format",
     "save_with",
@@ -82,6 +84,12 @@ def open_filter() -> str:
     entries += [f.dialog_filter() for f in readable if f.extensions]
     entries.append("All files (*)")
     return ";;".join(entries)
+
+
+def model_filter() -> str:
+    """A file dialog filter of the formats whose files hold a whole model (``.keras``)."""
+    patterns = [p for f in formats() if f.holds_model for p in f.file_patterns()]
+    return f"Models ({' '.join(dict.fromkeys(patterns))});;All files (*)"
 
 
 def write_choices(*, with_model: bool = True) -> list[WriteChoice]:
@@ -146,7 +154,9 @@ def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:
     assert fmt.save is not None
     unknown = set(options) - set(fmt.save_options) - COMMON_OPTIONS
     if fmt.needs_model and options.get("model") is None:
-        raise UnsupportedFormatError(f"{path}: writing {fmt.name} needs a model")
+        raise hinted(
+            UnsupportedFormatError(f"{path}: writing {fmt.name} needs a model"), Hint.MODEL
+        )
     if unknown:
         raise UnsupportedFormatError(
             f"{path}: the {fmt.name} format has no option {', '.join(sorted(unknown))}"

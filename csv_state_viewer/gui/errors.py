@@ -7,18 +7,21 @@ import traceback
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
+from csv_state_viewer.core.messages import VIEWER, advice
 
 
 def describe(error: BaseException) -> tuple[str, str]:
     """(one-line message, details) for an exception.
 
-    The library's own errors already say what went wrong in one line; anything else is
-    unexpected and its traceback goes into the details.
+    The library's own errors already say what went wrong in one line, followed by their
+    hint in the viewer's words (never a command-line option); anything else is unexpected
+    and its traceback goes into the details.
     """
     if isinstance(error, BadRowsError):
-        return str(error).splitlines()[0], str(error)
+        text = advice(error, VIEWER)
+        return text.splitlines()[0], text
     if isinstance(error, CsvStateError | OSError):
-        text = str(error)
+        text = advice(error, VIEWER)
         return text.splitlines()[0] if text else type(error).__name__, text
     details = "".join(traceback.format_exception(type(error), error, error.__traceback__))
     return f"Unexpected error: {type(error).__name__}: {error}", details

@@ -11,6 +11,8 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from csv_state_viewer import __version__
+from csv_state_viewer.core.format import WriteChoice
+from csv_state_viewer.core.registry import format_named, model_filter, open_filter, write_choices
 from csv_state_viewer.gui import fileactions
 from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.resources import sample_files
@@ -18,9 +20,6 @@ from csv_state_viewer.gui.resources import sample_files
 if TYPE_CHECKING:
     from csv_state_viewer.gui.mainwindow import MainWindow
 
-STATE_FILTER = (
-    "Training states (*.csv *.csv.gz *.npz *.index *.keras *.weights.h5 *.h5);;All files (*)"
-)
 PLOT_PANES = ("histogram", "heatmap", "compare")
 
 
@@ -62,9 +61,11 @@ def build(window: MainWindow) -> Menus:
         )
     )
     export_menu = file_menu.addMenu("&Export")
-    for kind, text in fileactions.EXPORTS.items():
+    for choice in write_choices():
         needs_file.append(
-            _action(window, export_menu, text + "…", partial(_export_dialog, window, kind))
+            _action(
+                window, export_menu, choice.label + "…", partial(_export_dialog, window, choice)
+            )
         )
     needs_file.append(
         _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))
@@ -116,12 +117,12 @@ def _clear_recent(window: MainWindow) -> None:
 
 # ------------------------------------------------------------------ dialogs
 def open_dialog(window: MainWindow) -> None:
-    paths, _ = QFileDialog.getOpenFileNames(window, "Open training state", "", STATE_FILTER)
+    paths, _ = QFileDialog.getOpenFileNames(window, "Open training state", "", open_filter())
     window.open_files(paths)
 
 
 def _compare_dialog(window: MainWindow) -> None:
-    path, _ = QFileDialog.getOpenFileName(window, "Compare with", "", STATE_FILTER)
+    path, _ = QFileDialog.getOpenFileName(window, "Compare with", "", open_filter())
     if path:
         fileactions.compare_with(window, path)
 
@@ -131,33 +132,29 @@ def clear_comparison(window: MainWindow) -> None:
 
 
 def _save_as_dialog(window: MainWindow) -> None:
-    text, base64 = "CSV, decimal text (*.csv)", "CSV, base64 of the bytes (*.csv)"
-    path, chosen = QFileDialog.getSaveFileName(window, "Save as CSV", "", f"{text};;{base64}")
+    choices = {f"{c.label} (*{c.extension})": c for c in format_named("csv").write_choices()}
+    path, chosen = QFileDialog.getSaveFileName(window, "Save as CSV", "", ";;".join(choices))
     if path:
-        fileactions.save_as(window, path, "base64" if chosen == base64 else "text")
+        fileactions.export(window, path, choices.get(chosen, next(iter(choices.values()))))
 
 
-def _export_dialog(window: MainWindow, kind: str) -> None:
-    filters = {
-        "checkpoint": "Checkpoint prefix (*)",
-        "weights": "Keras weights (*.weights.h5)",
-        "npz": "NumPy archive (*.npz)",
-    }
-    path, _ = QFileDialog.getSaveFileName(window, fileactions.EXPORTS[kind], "", filters[kind])
+def _export_dialog(window: MainWindow, choice: WriteChoice) -> None:
+    fmt = format_named(choice.format_name)
+    path, _ = QFileDialog.getSaveFileName(
+        window, f"Export as {choice.label}", "", f"{choice.label} ({' '.join(fmt.file_patterns())})"
+    )
     if not path:
         return
     model = None
-    if kind == "weights":
+    if choice.needs_model:
         model, _ = QFileDialog.getOpenFileName(
-            window, "Model the weights belong to", "", "Keras models (*.keras *.h5)"
+            window, "Model the weights belong to", "", model_filter()
         )
         if not model:
             return
-        if not path.endswith(".weights.h5"):
-            path += ".weights.h5"
-    elif kind == "npz" and not path.endswith(".npz"):
-        path += ".npz"
-    fileactions.export(window, path, kind, model)
+    if choice.extension and not fmt.matches_extension(path):
+        path += choice.extension
+    fileactions.export(window, path, choice, model)
 
 
 def _save_plot_dialog(window: MainWindow) -> None:

@@ -1,8 +1,11 @@
 """The "Convert files" dialog: a queue of states converted one after the other.
 
-Each file is one task under the key ``convert``; the next is submitted when the previous
-one has reported back, so rows update on the UI thread and a cancel stops the queue at
-the running file. Writers are atomic, so a cancelled or failed file leaves no output.
+Each file is one run of the convert operation (:func:`csv_state_viewer.ops.convert.convert`)
+in the dialog's own task slot; the next file starts when the previous one has reported
+back, so rows update on the UI thread and a cancel stops the queue at the running file.
+The operation checks each destination (never a file of the list, never one this queue
+just wrote, never an existing one without Overwrite); writers are atomic, so a cancelled
+or failed file leaves no output. The target formats come from the registry.
 """
 
 from __future__ import annotations
@@ -32,16 +35,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.errors import BadRowsError
-from csv_state_viewer.core.progress import Progress
-from csv_state_viewer.core.registry import formats
-from csv_state_viewer.gui import tfready
+from csv_state_viewer.core.format import WriteChoice
+from csv_state_viewer.core.registry import formats, write_choices
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
-from csv_state_viewer.gui.tasks import Job
+from csv_state_viewer.ops.convert import Converted, ConvertOptions, convert
 
-KEY = "convert"
 WAITING, CONVERTING, DONE, FAILED = "waiting", "converting", "done", "failed"
 CANCELLED, NOT_CONVERTED = "cancelled", "not converted"
 COL_FILE, COL_STATUS, COL_RESULT = 0, 1, 2
@@ -50,47 +50,12 @@ STATUS_COLORS = {
     FAILED: QColor(0xC6, 0x28, 0x28),
     CANCELLED: QColor(0xB2, 0x6A, 0x00),
 }
-STEPS = 1000  # a file's progress: reading its index is the first tenth, writing the rest
+STEPS = 1000  # a file's progress bar: the operation reports in thousandths
 
 
-@dataclass(frozen=True)
-class FormatChoice:
-    """A target of the format combo: a registered format (and CSV encoding)."""
-
-    label: str
-    format_name: str
-    extension: str  # appended to the source stem; a checkpoint's is part of its prefix
-    encoding: str = "text"
-    writes_prefix: bool = False
-
-
-@dataclass(frozen=True)
-class Converted:
-    destination: str
-    written: int
-    skipped: int  # bad rows left out
-
-
-def format_choices() -> list[FormatChoice]:
-    """CSV text, CSV base64, then every other format that writes without a model."""
-    choices: list[FormatChoice] = []
-    for fmt in formats():
-        if fmt.save is None or fmt.needs_model:
-            continue
-        if fmt.name == "csv":
-            extension = fmt.extensions[0]
-            choices[:0] = [
-                FormatChoice("CSV (text)", fmt.name, extension, "text"),
-                FormatChoice("CSV (base64)", fmt.name, extension, "base64"),
-            ]
-        elif fmt.writes_prefix:
-            # A prefix with .ckpt (TensorFlow's own habit) cannot be mistaken for another
-            # format, whatever dots the stem holds; the files are PREFIX.index, PREFIX.data-*.
-            extension = ".ckpt" if ".ckpt" in fmt.extensions else ""
-            choices.append(FormatChoice(fmt.description, fmt.name, extension, writes_prefix=True))
-        else:
-            choices.append(FormatChoice(fmt.description, fmt.name, fmt.extensions[0]))
-    return choices
+def format_choices() -> list[WriteChoice]:
+    """Every registered way to write a state that needs no model."""
+    return write_choices(with_model=False)
 
 
 def source_stem(source: str) -> str:
@@ -103,54 +68,12 @@ def source_stem(source: str) -> str:
     return os.path.splitext(name)[0] or name
 
 
-def destination_for(source: str, folder: str, choice: FormatChoice) -> str:
+def destination_for(source: str, folder: str, choice: WriteChoice) -> str:
     """Where ``source`` is written in ``folder``: its stem plus the choice's extension."""
     return os.path.join(folder, source_stem(source) + choice.extension)
 
 
-def destination_exists(destination: str, choice: FormatChoice) -> bool:
-    if choice.writes_prefix:
-        return os.path.exists(destination + ".index")
-    return os.path.lexists(destination)
-
-
-class _Span:
-    """One phase of a file's work reported as a part of its ``STEPS``."""
-
-    def __init__(self, outer: Progress, start: int, end: int) -> None:
-        self.outer, self.start, self.end = outer, start, end
-
-    def report(self, done: int, total: int) -> None:
-        part = min(done / total, 1.0) if total > 0 else 0.0
-        self.outer.report(self.start + int((self.end - self.start) * part), STEPS)
-
-    def cancelled(self) -> bool:
-        return self.outer.cancelled()
-
-
-def convert_file(
-    source: str,
-    destination: str,
-    choice: FormatChoice,
-    *,
-    overwrite: bool,
-    skip_bad: bool,
-    progress: Progress,
-) -> Converted:
-    """Convert one file (worker thread); bad rows raise BadRowsError unless ``skip_bad``."""
-    with open_state(source, _Span(progress, 0, STEPS // 10)) as state:
-        written = save_state(
-            destination,
-            state,
-            choice.encoding,
-            progress=_Span(progress, STEPS // 10, STEPS),
-            overwrite=overwrite,
-            skip_bad=skip_bad,
-        )
-        return Converted(destination, written, len(state.errors))
-
-
-def error_line(source: str, error: BaseException) -> tuple[str, str]:
+def error_line(paths: tuple[str, ...], error: BaseException) -> tuple[str, str]:
     """(one line naming ``file:line`` or the file, details) for a failed file."""
     if isinstance(error, BadRowsError):
         problems = [dataclasses.replace(p, path=os.path.basename(p.path)) for p in error.problems]
@@ -158,8 +81,9 @@ def error_line(source: str, error: BaseException) -> tuple[str, str]:
         line = str(problems[0]) + (f" (and {more} more bad row{'s' * (more != 1)})" if more else "")
         return line, "\n".join(map(str, problems))
     message, details = describe(error)
-    if message.startswith(source):  # the row already names the file: keep its name only
-        message = os.path.basename(source) + message[len(source) :]
+    for path in paths:  # the row already names the file: keep its name only
+        if message.startswith(path):
+            return os.path.basename(path) + message[len(path) :], details
     return message, details
 
 
@@ -170,7 +94,7 @@ def _local_paths(mime: QMimeData) -> list[str]:
 @dataclass(frozen=True)
 class _Run:
     folder: str
-    choice: FormatChoice
+    choice: WriteChoice
     overwrite: bool
     skip_bad: bool
 
@@ -180,6 +104,7 @@ class ConvertDialog(QDialog):
 
     # The queue has ended (done, failed or cancelled) and no worker runs.
     queue_done = Signal()
+    file_progressed = Signal(int, int)  # row, thousandths done
 
     def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -190,10 +115,9 @@ class ConvertDialog(QDialog):
         self.results: list[str | None] = []
         self._run: _Run | None = None
         self._index = -1  # the row being converted while running
-        self._job: Job | None = None
-        self._cancelled_job: Job | None = None
-        self._converted: list[Converted] = []  # the running file's result, set by its worker
-        self._produced: set[str] = set()
+        self._slot = context.runner.slot("convert dialog")
+        self._cancelling = False
+        self._produced: list[str] = []  # destinations this run wrote
         self._build()
         self._update_buttons()
 
@@ -312,7 +236,7 @@ class ConvertDialog(QDialog):
 
     def _update_buttons(self) -> None:
         self.convert_button.setEnabled(not self.running and bool(self.files))
-        self.cancel_button.setEnabled(self.running and self._cancelled_job is None)
+        self.cancel_button.setEnabled(self.running and not self._cancelling)
         self.clear_button.setEnabled(not self.running)
 
     def start(self) -> None:
@@ -324,125 +248,97 @@ class ConvertDialog(QDialog):
             self.status_label.setText(f"{folder}: no such folder")
             return
         choice = self.format_combo.currentData()
-        assert isinstance(choice, FormatChoice)
+        assert isinstance(choice, WriteChoice)
         self._run = _Run(
             folder, choice, self.overwrite_check.isChecked(), self.skip_bad_check.isChecked()
         )
         self.results = [None] * len(self.files)
         for row in range(len(self.files)):
             self._set_row(row, WAITING, "")
-        self._produced = set()
+        self._produced = []
         self._index = -1
         self.status_label.setText(f"Converting {len(self.files)} file(s) to {choice.label}…")
         self._update_buttons()
         self._next()
 
-    def _refusal(self, source: str, destination: str, run: _Run) -> str | None:
-        """Why ``destination`` must not be written, checked before its file starts."""
-        names = [destination, destination + ".index"] if run.choice.writes_prefix else [destination]
-        real = {os.path.realpath(name) for name in names}
-        if os.path.realpath(source) in real:
-            return "the destination is the source file: choose another folder or format"
-        for other in self.files:
-            if os.path.realpath(other) in real:
-                return f"refusing to overwrite {os.path.basename(other)}, a file of this list"
-        if real & self._produced:
-            return f"{os.path.basename(destination)} was just written from another file"
-        if not run.overwrite and destination_exists(destination, run.choice):
-            return f"{os.path.basename(destination)} already exists (tick Overwrite existing)"
-        return None
-
     def _next(self) -> None:
         run = self._run
         assert run is not None
-        while True:
-            self._index += 1
-            row = self._index
-            if row >= len(self.files):
-                self._finish()
-                return
-            source = self.files[row]
-            destination = destination_for(source, run.folder, run.choice)
-            refusal = self._refusal(source, destination, run)
-            if refusal is None:
-                self._submit(row, source, destination, run)
-                return
-            self._set_row(row, FAILED, refusal)
-
-    def _submit(self, row: int, source: str, destination: str, run: _Run) -> None:
+        self._index += 1
+        row = self._index
+        if row >= len(self.files):
+            self._finish()
+            return
+        source = self.files[row]
+        destination = destination_for(source, run.folder, run.choice)
+        options = ConvertOptions(
+            format_name=run.choice.format_name,
+            save_options=run.choice.options,
+            overwrite=run.overwrite,
+            skip_bad=run.skip_bad,
+        )
+        keep = tuple(f for f in self.files if f != source)
+        produced = tuple(self._produced)
         self._set_row(row, CONVERTING, "")
         bar = QProgressBar()
         bar.setRange(0, STEPS)
         self.table.setCellWidget(row, COL_STATUS, bar)
-        converted = self._converted = []
-
-        def work(progress: Progress) -> Converted:
-            result = convert_file(
-                source,
-                destination,
-                run.choice,
-                overwrite=run.overwrite,
-                skip_bad=run.skip_bad,
-                progress=progress,
-            )
-            converted.append(result)  # so a cancel that came too late still shows it
-            return result
-
-        tfready.prepare(read=[source], write=[destination])
-        job = self.context.runner.submit(
-            KEY,
-            work,
-            on_done=lambda result: self._file_done(row, result, advance=True),
-            on_error=lambda error: self._file_failed(row, source, error, advance=True),
+        self._slot.submit(
+            lambda progress: convert(
+                source, destination, options, progress, keep=keep, produced=produced
+            ),
+            on_done=lambda result: self._file_done(row, result),
+            on_error=lambda error: self._file_failed(row, (source, destination), error),
             on_progress=lambda done, total: self._progressed(row, done, total),
-            on_stopped=self._stopped,  # also when cancelled: the row is settled then
+            on_cancelled=self._finish,
         )
-        self._job = job
 
     def _progressed(self, row: int, done: int, total: int) -> None:
         bar = self.progress_bar(row)
+        value = STEPS * done // max(total, 1)
         if bar is not None:
-            bar.setValue(STEPS * done // max(total, 1))
+            bar.setValue(value)
+        self.file_progressed.emit(row, value)
 
-    def _file_done(self, row: int, result: Converted, *, advance: bool) -> None:
-        self._produced.add(os.path.realpath(result.destination))
+    def _file_done(self, row: int, result: Converted) -> None:
+        """A file is written (also when a cancel came too late to stop it)."""
+        self._produced.append(result.destination)
         self.results[row] = result.destination
         text = f"{result.destination} ({result.written} tensors"
-        if result.skipped:
-            text += f", {result.skipped} bad row{'s' * (result.skipped != 1)} skipped"
+        skipped = len(result.skipped)
+        if skipped:
+            text += f", {skipped} bad row{'s' * (skipped != 1)} skipped"
         self._set_row(row, DONE, text + ")")
-        if advance:
-            self._next()
+        self._advance()
 
-    def _file_failed(self, row: int, source: str, error: BaseException, *, advance: bool) -> None:
-        line, details = error_line(source, error)
+    def _file_failed(self, row: int, paths: tuple[str, ...], error: BaseException) -> None:
+        line, details = error_line(paths, error)
         self._set_row(row, FAILED, line, details)
-        if advance:
+        self._advance()
+
+    def _advance(self) -> None:
+        if self._cancelling:
+            self._finish()
+        else:
             self._next()
 
     def cancel(self) -> None:
         """Cancel the running file (its row says cancelled) and leave the rest unconverted."""
-        if not self.running or self._cancelled_job is not None or self._job is None:
+        if not self.running or self._cancelling:
             return
-        self.context.runner.cancel(KEY)
-        self._cancelled_job = self._job
+        self._cancelling = True
+        self._slot.cancel()
         self._set_row(self._index, CANCELLED, "")
         for row in range(self._index + 1, len(self.files)):
             self._set_row(row, NOT_CONVERTED, "")
         self.status_label.setText("Cancelling…")
         self._update_buttons()
 
-    def _stopped(self, job: Job) -> None:
-        if job is not self._cancelled_job:
-            return
-        if self._converted:  # it had finished writing before the cancel arrived
-            self._file_done(self._index, self._converted[0], advance=False)
-        self._finish()
-
     def _finish(self) -> None:
         done = sum(result is not None for result in self.results)
-        cancelled = self._cancelled_job is not None
-        self._run = self._job = self._cancelled_job = None
+        cancelled = self._cancelling
+        self._run = None
+        self._cancelling = False
         self._index = -1
         text = f"Converted {done} of {len(self.files)} file(s)"
         self.status_label.setText(text + (" (cancelled)." if cancelled else "."))

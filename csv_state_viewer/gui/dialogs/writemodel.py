@@ -30,21 +30,23 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.bridge.apply import MappingError, output_kind
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MappingReport
-from csv_state_viewer.bridge.tfcheckpoint import prefix_for_writing
-from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
-from csv_state_viewer.core.progress import Progress, check_cancelled
+from csv_state_viewer.core.errors import NotAStateError, StateWriteError
+from csv_state_viewer.core.registry import model_filter
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe, show_error
 from csv_state_viewer.gui.mappingmodel import MappingTableModel
-from csv_state_viewer.gui.tasks import Job
-from csv_state_viewer.gui.tfready import ensure_tensorflow
+from csv_state_viewer.ops.writing import (
+    WriteRequest,
+    Written,
+    model_formats,
+    plan_write,
+    write_into_model,
+)
 
 TITLE = "Write into Keras model"
-PLAN_KEY = "write-model:plan"
-WRITE_KEY = "write-model:write"
+PLANNING, WRITING = "planning", "writing"
 
 
 @dataclass(frozen=True)
@@ -57,55 +59,11 @@ class WriteSettings:
     optimizer: bool
 
 
-@dataclass(frozen=True)
-class WriteResult:
-    count: int  # tensors written into the model
-    output: str
-
-
 def default_output(model_path: str) -> str:
     """``<folder>/<model stem>-restored.keras``, next to the model."""
     folder, name = os.path.split(model_path)
     stem = name[: -len(".keras")] if name.lower().endswith(".keras") else os.path.splitext(name)[0]
     return os.path.join(folder, f"{stem}-restored.keras")
-
-
-def _same_file(a: str, b: str) -> bool:
-    return os.path.realpath(a) == os.path.realpath(b)
-
-
-def _plan(state: State, settings: WriteSettings, progress: Progress) -> MappingReport:
-    from csv_state_viewer.bridge.apply import load_model, plan_apply
-
-    model = load_model(settings.model, safe_mode=True)
-    check_cancelled(progress)
-    return plan_apply(state, model, match=settings.match, optimizer=settings.optimizer)
-
-
-def _write(
-    state: State,
-    settings: WriteSettings,
-    output: str,
-    *,
-    allow_partial: bool,
-    overwrite: bool,
-    progress: Progress,
-) -> WriteResult:
-    from csv_state_viewer.bridge.apply import apply_state, load_model, save_model
-
-    model = load_model(settings.model, safe_mode=True)  # fresh: nothing half-applied survives
-    check_cancelled(progress)
-    report = apply_state(
-        state,
-        model,
-        match=settings.match,
-        optimizer=settings.optimizer,
-        allow_partial=allow_partial,
-        progress=progress,
-    )
-    check_cancelled(progress)  # last point where cancelling leaves no file behind
-    save_model(model, output, overwrite=overwrite)
-    return WriteResult(len(report.matched()), output)
 
 
 class WriteModelDialog(QDialog):
@@ -121,10 +79,9 @@ class WriteModelDialog(QDialog):
         self.context = context
         self._planned: WriteSettings | None = None  # what self.table_model's report is for
         self._output_auto = True  # the output follows the model until the user edits it
-        self._busy: str | None = None  # key of the running task
-        self._job: Job | None = None
-        self._cancelled_job: Job | None = None
-        self._finished_writes: list[WriteResult] = []  # filled by the worker before returning
+        self._busy: str | None = None  # PLANNING or WRITING while the slot runs
+        self._cancelling = False
+        self._slot = context.runner.slot("write dialog")
         self._build()
         self._update_buttons()
 
@@ -147,7 +104,7 @@ class WriteModelDialog(QDialog):
         self.output_edit.setPlaceholderText(".keras, .weights.h5 or a checkpoint prefix")
         save_as = QPushButton("Save as…")
         save_as.clicked.connect(self._browse_output)
-        self.overwrite_check = QCheckBox("Replace the output if it exists")
+        self.overwrite_check = QCheckBox("Overwrite existing")
 
         form = QFormLayout()
         form.addRow("Model file:", _pair(self.model_edit, browse))
@@ -204,7 +161,7 @@ class WriteModelDialog(QDialog):
 
     def _browse_model(self) -> None:
         path, _ = QFileDialog.getOpenFileName(
-            self, "Keras model", self.model_edit.text(), "Keras models (*.keras *.h5);;All (*)"
+            self, "Keras model", self.model_edit.text(), model_filter()
         )
         if path:
             self.model_edit.setText(path)
@@ -214,7 +171,7 @@ class WriteModelDialog(QDialog):
             self,
             "Write the model to",
             self.output_edit.text(),
-            "Keras model (*.keras);;Keras weights (*.weights.h5);;Checkpoint prefix (*)",
+            ";;".join(f.dialog_filter() for f in model_formats()),
         )
         if path:
             self.output_edit.setText(path)
@@ -264,13 +221,15 @@ class WriteModelDialog(QDialog):
 
     def _update_buttons(self) -> None:
         busy = self._busy is not None
-        self.check_button.setEnabled(self._busy != WRITE_KEY)
+        self.check_button.setEnabled(self._busy != WRITING)
         self.write_button.setEnabled(not busy and self._writable(self.table_model.report))
-        self.cancel_button.setEnabled(busy and self._cancelled_job is None)
+        self.cancel_button.setEnabled(busy and not self._cancelling)
 
-    def _set_busy(self, key: str | None, message: str = "") -> None:
-        self._busy = key
-        self.progress_bar.setVisible(key is not None)
+    def _set_busy(self, busy: str | None, message: str = "") -> None:
+        self._busy = busy
+        if busy is None:
+            self._cancelling = False
+        self.progress_bar.setVisible(busy is not None)
         self.progress_bar.setRange(0, 0)  # busy until the first progress report
         if message:
             self.status_label.setText(message)
@@ -280,10 +239,19 @@ class WriteModelDialog(QDialog):
         self.status_label.setText(describe(error)[0])
         show_error(self, TITLE, error)
 
+    def _request(self, settings: WriteSettings) -> WriteRequest:
+        return WriteRequest(
+            state=self.state.path,
+            model=settings.model,
+            match=settings.match,
+            optimizer=settings.optimizer,
+            allow_partial=self.partial_check.isChecked(),
+        )
+
     # ------------------------------------------------------------------ checking
     def check_mapping(self) -> None:
-        """Load the model and plan the mapping in a worker; the report fills the table."""
-        if self._busy == WRITE_KEY:
+        """Plan the mapping in the TensorFlow worker; the report fills the table."""
+        if self._busy == WRITING:
             return
         settings = self.current_settings()
         if settings is None:
@@ -295,17 +263,18 @@ class WriteModelDialog(QDialog):
             )
             return
         self._invalidate()
-        state = self.state
-        self._set_busy(PLAN_KEY, f"Checking the mapping onto {os.path.basename(settings.model)}…")
-        ensure_tensorflow()  # on the UI thread, before any worker touches it
-        self._job = self.context.runner.submit(
-            PLAN_KEY,
-            lambda progress: _plan(state, settings, progress),
+        request = self._request(settings)
+        self._set_busy(PLANNING, f"Checking the mapping onto {os.path.basename(settings.model)}…")
+        self._slot.submit(
+            lambda progress: plan_write(request, progress),
             on_done=lambda report: self._planned_report(settings, report),
-            on_error=self._plan_failed,
+            on_error=self._failed,
+            on_cancelled=self._cancelled,
         )
 
     def _planned_report(self, settings: WriteSettings, report: MappingReport) -> None:
+        if self._busy != PLANNING:  # the check was cancelled meanwhile
+            return
         self._set_busy(None)
         if settings != self.current_settings():
             self.status_label.setText("Settings changed during the check: check again.")
@@ -329,37 +298,9 @@ class WriteModelDialog(QDialog):
             "\n".join([report.summary(), *(f"note: {note}" for note in report.notes)])
         )
 
-    def _plan_failed(self, error: BaseException) -> None:
-        self._set_busy(None)
-        self._fail(error)
-
     # ------------------------------------------------------------------ writing
-    def _checked_output(self, settings: WriteSettings) -> str:
-        """The output path, or StateWriteError saying why it cannot be written."""
-        text = self.output_edit.text().strip()
-        if not text:
-            raise StateWriteError("Choose where to write the model.")
-        output = os.path.abspath(os.path.expanduser(text))
-        kind = output_kind(output)
-        if any(_same_file(output, source) for source in (self.state.path, settings.model)):
-            raise StateWriteError(
-                f"{output}: refusing to overwrite a source (the state or the model file)"
-            )
-        if not os.path.isdir(os.path.dirname(output)):
-            raise StateWriteError(f"{os.path.dirname(output)}: no such folder")
-        exists = (
-            os.path.exists(prefix_for_writing(output) + ".index")
-            if kind == "checkpoint"
-            else os.path.lexists(output)
-        )
-        if exists and not self.overwrite_check.isChecked():
-            raise StateWriteError(
-                f"{output}: already exists (tick “Replace the output if it exists”)"
-            )
-        return output
-
     def write(self) -> None:
-        """Write the state into a fresh copy of the checked model and save it (a worker)."""
+        """Write the state into a fresh copy of the checked model and save it (the worker)."""
         if self._busy is not None:
             return
         settings = self.current_settings()
@@ -377,72 +318,56 @@ class WriteModelDialog(QDialog):
         if not self._writable(report):
             self.status_label.setText("The mapping has problems: nothing written.")
             return
-        try:
-            output = self._checked_output(settings)
-        except CsvStateError as err:
-            self._fail(err)
+        text = self.output_edit.text().strip()
+        if not text:
+            self._fail(StateWriteError("Choose where to write the model."))
             return
-        state, partial = self.state, self.partial_check.isChecked()
-        overwrite = self.overwrite_check.isChecked()
-        finished = self._finished_writes = []
-
-        def work(progress: Progress) -> WriteResult:
-            result = _write(
-                state,
-                settings,
-                output,
-                allow_partial=partial,
-                overwrite=overwrite,
-                progress=progress,
-            )
-            finished.append(result)  # so a cancel that came too late still reports it
-            return result
-
-        self._set_busy(WRITE_KEY, f"Writing into {os.path.basename(output)}…")
-        ensure_tensorflow()
-        job = self.context.runner.submit(
-            WRITE_KEY,
-            work,
-            self._wrote,
-            self._write_failed,
+        output = os.path.abspath(os.path.expanduser(text))
+        request, overwrite = self._request(settings), self.overwrite_check.isChecked()
+        self._set_busy(WRITING, f"Writing into {os.path.basename(output)}…")
+        self._slot.submit(
+            lambda progress: write_into_model(
+                request, output, overwrite=overwrite, progress=progress
+            ),
+            on_done=self._wrote,
+            on_error=self._failed,
             on_progress=self._progressed,
-            on_stopped=self._stopped,
+            on_cancelled=self._cancelled,
         )
-        self._job = job
 
     def _progressed(self, done: int, total: int) -> None:
         self.progress_bar.setRange(0, max(total, 1))
         self.progress_bar.setValue(done)
 
-    def _wrote(self, result: WriteResult) -> None:
-        self._set_busy(None, f"Wrote {result.count} tensors to {result.output}")
-        self.written.emit(result.output)
+    def _wrote(self, result: Written) -> None:
+        """The model is saved (also when a cancel came too late to stop it)."""
+        output = result.files[0] if result.files else ""
+        self._set_busy(None, f"Wrote {result.count} tensors to {output}")
+        self.written.emit(output)
 
-    def _write_failed(self, error: BaseException) -> None:
+    def _failed(self, error: BaseException) -> None:
+        if self._busy is None:  # a cancelled check that failed meanwhile
+            return
         self._set_busy(None)
-        if isinstance(error, MappingError):
-            self._show_report(error.report)
+        report = getattr(error, "report", None)  # a refused mapping
+        if isinstance(report, MappingReport):
+            self._show_report(report)
         self._fail(error)
 
     # ------------------------------------------------------------------ cancelling
     def cancel(self) -> None:
         """Cancel the running check or write; a write reports when it has really stopped."""
-        if self._busy == PLAN_KEY:
-            self.context.runner.cancel(PLAN_KEY)
+        if self._busy == PLANNING:
+            self._slot.cancel()
             self._set_busy(None, "Check cancelled.")
-        elif self._busy == WRITE_KEY:
-            self.context.runner.cancel(WRITE_KEY)
-            self._cancelled_job = self._job
+        elif self._busy == WRITING and not self._cancelling:
+            self._slot.cancel()
+            self._cancelling = True
             self.status_label.setText("Cancelling…")
             self._update_buttons()
 
-    def _stopped(self, job: Job) -> None:
-        if job is not self._cancelled_job:
-            return
-        self._cancelled_job = None
-        if self._finished_writes:  # it had saved the model before the cancel arrived
-            self._wrote(self._finished_writes[0])
-        else:
+    def _cancelled(self) -> None:
+        if self._busy == WRITING:
             self._set_busy(None, "Cancelled: nothing was written.")
 
     def done(self, result: int) -> None:

@@ -1,0 +1,28 @@
+"""Compare two states tensor by tensor: the job behind ``csv-state diff`` and *Compare with*."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from csv_state_viewer.core.analysis.diff import StateDiff, diff_states
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
+from csv_state_viewer.core.state import State
+from csv_state_viewer.ops.opening import open_state
+
+
+@dataclass
+class Compared:
+    """A comparison with ``other`` (B, kept open for the viewer to read; close it)."""
+
+    other: State
+    diff: StateDiff
+
+
+def compare_with(state: State, other_path: str, progress: Progress = NO_PROGRESS) -> Compared:
+    """Open ``other_path`` (B) and compare ``state`` (A) with it."""
+    other = open_state(other_path, Span(progress, 0, 100))
+    try:
+        return Compared(other, diff_states(state, other, Span(progress, 100, 1000)))
+    except BaseException:
+        other.close()
+        raise

@@ -1,0 +1,101 @@
+"""Convert one state file into another format: the job behind ``csv-state convert``, the
+Convert dialog, *Save As* and *Export*."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from csv_state_viewer.core import api
+from csv_state_viewer.core.errors import BadRowsError, RowProblem
+from csv_state_viewer.core.messages import Hint, hinted
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
+from csv_state_viewer.core.registry import format_for_reading, format_for_writing, format_named
+from csv_state_viewer.ops import isolation
+from csv_state_viewer.ops.destinations import check_destination
+
+
+@dataclass(frozen=True)
+class ConvertOptions:
+    """How to convert. ``format_name`` picks the format (default: by the extension);
+    ``save_options`` go to its writer (CSV's ``encoding``); ``model`` (a path) is what a
+    Keras or model-checkpoint destination is written into."""
+
+    format_name: str | None = None
+    save_options: Mapping[str, Any] = field(default_factory=dict)
+    model: str | None = None
+    match: str = "auto"
+    unsafe: bool = False
+    overwrite: bool = False
+    skip_bad: bool = False
+
+
+@dataclass(frozen=True)
+class Converted:
+    source: str
+    destination: str
+    format_name: str
+    written: int
+    skipped: tuple[RowProblem, ...]  # bad rows left out (with skip_bad)
+
+
+def convert(
+    source: str,
+    destination: str,
+    options: ConvertOptions = ConvertOptions(),
+    progress: Progress = NO_PROGRESS,
+    *,
+    keep: tuple[str, ...] = (),
+    produced: tuple[str, ...] = (),
+) -> Converted:
+    """Convert ``source`` to ``destination``; nothing is written on any refusal.
+
+    ``keep`` are other files the destination must not replace (the rest of a queue),
+    ``produced`` files the same job wrote already. Raises BadRowsError (with the
+    problems) when the source has bad rows and ``skip_bad`` is false, StateWriteError
+    for a refused destination, MappingError (with the report) for a refused mapping.
+    """
+    fmt = format_named(options.format_name) if options.format_name else None
+    fmt = fmt or format_for_writing(destination)
+    sources = (source, *(p for p in (options.model,) if p), *keep)
+    check_destination(
+        destination, fmt, overwrite=options.overwrite, sources=sources, produced=produced
+    )
+    isolate = isolation.isolating(format_for_reading(source), fmt) or (
+        options.model is not None and isolation.isolating(fmt)
+    )
+    return isolation.run(
+        isolate,
+        f"converting {source}",
+        "csv_state_viewer.ops.convert:convert_here",
+        source,
+        destination,
+        options,
+        progress=progress,
+    )
+
+
+def convert_here(
+    source: str, destination: str, options: ConvertOptions, progress: Progress = NO_PROGRESS
+) -> Converted:
+    """:func:`convert` in this process (the worker runs this for TensorFlow formats)."""
+    fmt = format_named(options.format_name) if options.format_name else None
+    fmt = fmt or format_for_writing(destination)
+    with api.open_state(source, Span(progress, 0, 100)) as state:
+        if state.errors and not options.skip_bad:
+            raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
+        save: dict[str, Any] = dict(options.save_options)
+        if options.model is not None:
+            save.update(model=options.model, match=options.match, unsafe=options.unsafe)
+        written = api.save_state(
+            destination,
+            state,
+            progress=Span(progress, 100, 1000),
+            overwrite=options.overwrite,
+            skip_bad=options.skip_bad,
+            options=save,
+            format_name=fmt.name,
+        )
+        return Converted(os.fspath(source), destination, fmt.name, written, tuple(state.errors))

@@ -1,0 +1,56 @@
+"""Can a state be written here? The one check every writing operation makes first.
+
+Used by convert, export, save-as and the write into a model, in the command line and the
+viewer alike; refusals are :class:`~csv_state_viewer.core.errors.StateWriteError` with
+a :class:`~csv_state_viewer.core.messages.Hint` where the user can do something about it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable
+
+from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.format import Format
+from csv_state_viewer.core.messages import Hint, hinted
+from csv_state_viewer.core.openfiles import is_open_for_reading
+
+
+def _real(path: str) -> str:
+    return os.path.realpath(os.path.expanduser(path))
+
+
+def check_destination(
+    path: str,
+    fmt: Format,
+    *,
+    overwrite: bool,
+    sources: Iterable[str] = (),
+    produced: Iterable[str] = (),
+) -> None:
+    """Refuse ``path`` as the destination of ``fmt`` when writing there would lose data.
+
+    ``sources`` are files the job reads (the state first, then the model, the other
+    files of a queue): never written over. ``produced`` are files this job already wrote (a queue
+    writing two sources to one name). An existing destination needs ``overwrite``.
+    """
+    marker = fmt.destination_marker(path)
+    targets = {_real(path), _real(marker)}
+    sources = [source for source in sources if source]
+    if sources and _real(sources[0]) in targets:
+        raise StateWriteError(f"{path}: the destination is the source file")
+    for source in sources[1:]:
+        if _real(source) in targets:
+            name = os.path.basename(source)
+            raise StateWriteError(f"{path}: refusing to overwrite a source ({name})")
+    if targets & {_real(p) for p in produced}:
+        raise StateWriteError(f"{path}: was just written from another file of this job")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise StateWriteError(f"{folder}: no such folder")
+    if is_open_for_reading(marker) or is_open_for_reading(path):
+        raise StateWriteError(f"{path}: refusing to write over a file that is open for reading")
+    if not fmt.writes_prefix and os.path.isdir(path):
+        raise StateWriteError(f"{path}: is a directory")
+    if not overwrite and fmt.destination_exists(path):
+        raise hinted(StateWriteError(f"{path}: already exists"), Hint.OVERWRITE)

@@ -1,0 +1,131 @@
+"""Write a state into a Keras model: plan the mapping, then write — the job behind
+``csv-state apply`` and the viewer's *Write into Keras model* dialog.
+
+Both steps load the model afresh in the TensorFlow worker, so a refused or cancelled
+write never leaves a half-applied model anywhere, and the caller's process never runs
+TensorFlow.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from csv_state_viewer.core import api
+from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.format import Format
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span, check_cancelled
+from csv_state_viewer.core.registry import format_for_reading, format_for_writing, formats
+from csv_state_viewer.ops import isolation
+from csv_state_viewer.ops.destinations import check_destination
+
+if TYPE_CHECKING:
+    from csv_state_viewer.bridge.mapping import MappingReport
+
+
+@dataclass(frozen=True)
+class WriteRequest:
+    """What to write where: the state file, the Keras model file, and how to match."""
+
+    state: str
+    model: str
+    match: str = "auto"
+    optimizer: bool = True
+    allow_partial: bool = False
+    unsafe: bool = False
+
+
+@dataclass(frozen=True)
+class Written:
+    report: MappingReport
+    files: tuple[str, ...]
+
+    @property
+    def count(self) -> int:
+        """Tensors written into the model."""
+        return len(self.report.matched())
+
+
+def model_formats() -> list[Format]:
+    """The formats a model can be written to (``.keras``, ``.weights.h5``, checkpoints)."""
+    return [f for f in formats() if f.takes_model]
+
+
+def model_destination(path: str) -> Format:
+    """The format a model is written in at ``path``; refuses other extensions."""
+    fmt = format_for_writing(path)
+    if not fmt.takes_model:
+        kinds = ", ".join(f.display_name for f in model_formats())
+        raise StateWriteError(f"{path}: a model is written as one of: {kinds}")
+    return fmt
+
+
+def _isolate(request: WriteRequest) -> bool:
+    return isolation.isolating(format_for_reading(request.model))
+
+
+def plan_write(request: WriteRequest, progress: Progress = NO_PROGRESS) -> MappingReport:
+    """The mapping report of writing the state into the model; nothing is written."""
+    return isolation.run(
+        _isolate(request),
+        f"checking the mapping onto {request.model}",
+        "csv_state_viewer.ops.writing:plan_here",
+        request,
+        progress=progress,
+    )
+
+
+def write_into_model(
+    request: WriteRequest,
+    output: str,
+    *,
+    overwrite: bool = False,
+    progress: Progress = NO_PROGRESS,
+) -> Written:
+    """Write the state into a fresh copy of the model and save it at ``output``.
+
+    Raises MappingError (with the report; nothing written) when the mapping has problems
+    and ``allow_partial`` is false, StateWriteError for a refused destination.
+    """
+    fmt = model_destination(output)
+    check_destination(output, fmt, overwrite=overwrite, sources=(request.state, request.model))
+    return isolation.run(
+        _isolate(request),
+        f"writing into {request.model}",
+        "csv_state_viewer.ops.writing:write_here",
+        request,
+        output,
+        overwrite,
+        progress=progress,
+    )
+
+
+def plan_here(request: WriteRequest, progress: Progress = NO_PROGRESS) -> MappingReport:
+    from csv_state_viewer.bridge.apply import load_model, plan_apply
+
+    model = load_model(request.model, safe_mode=not request.unsafe)
+    check_cancelled(progress)
+    with api.open_state(request.state) as state:
+        return plan_apply(state, model, match=request.match, optimizer=request.optimizer)
+
+
+def write_here(
+    request: WriteRequest, output: str, overwrite: bool, progress: Progress = NO_PROGRESS
+) -> Written:
+    from csv_state_viewer.bridge.apply import apply_and_save, load_model
+
+    model = load_model(request.model, safe_mode=not request.unsafe)
+    progress.report(100, 1000)
+    check_cancelled(progress)
+    with api.open_state(request.state) as state:
+        report, files = apply_and_save(
+            state,
+            model,
+            output,
+            match=request.match,
+            optimizer=request.optimizer,
+            allow_partial=request.allow_partial,
+            overwrite=overwrite,
+            progress=Span(progress, 100, 1000),
+        )
+    return Written(report, tuple(files))
