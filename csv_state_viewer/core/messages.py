@@ -36,8 +36,7 @@ VIEWER: dict[Hint, str] = {
     Hint.ALLOW_PARTIAL: "tick “Allow partial” to write the matched tensors only",
     Hint.SKIP_BAD: "tick “Skip bad rows” to convert the good rows",
     Hint.MODEL: "choose the model the weights belong to",
-    Hint.UNSAFE: "the viewer loads only models without code; use csv-state --unsafe "
-    "for a file you trust",
+    Hint.UNSAFE: "the viewer loads only models whose file carries no code",
 }
 
 
