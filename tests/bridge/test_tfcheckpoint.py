@@ -13,13 +13,15 @@ import numpy as np
 import pytest
 
 from csv_state_viewer import NotAStateError, RowError, StateWriteError, open_state
-from csv_state_viewer.bridge import tfcheckpoint, tfimport
+from csv_state_viewer.bridge import tfimport
 from csv_state_viewer.bridge.tfcheckpoint import (
     looks_like_saved_model,
     looks_like_tf_checkpoint,
     open_tf_checkpoint,
     save_tf_checkpoint,
 )
+from csv_state_viewer.bridge.tfcheckpoint import write as checkpoint_write
+from csv_state_viewer.bridge.tfcheckpoint.naming import _object_specs
 from csv_state_viewer.core.csv.csvwrite import save_csv_state
 
 tf = tfimport.tensorflow()
@@ -118,7 +120,7 @@ def test_object_paths_and_positional_slots_without_recorded_names(
         for attribute in node.attributes:
             attribute.full_name = ""
     keys = sorted(reader.get_variable_to_shape_map())
-    specs = {s.name: s.metadata for s in tfcheckpoint._object_specs(graph, keys)}
+    specs = {s.name: s.metadata for s in _object_specs(graph, keys)}
     assert len(specs) == len(keys) - 1
     assert not any(".ATTRIBUTES" in name for name in specs)
     kernel = "model/_functional/_operations/1/_kernel"
@@ -289,7 +291,7 @@ def test_multi_shard_write_and_stale_shards(
 ) -> None:
     prefix = str(tmp_path / "ckpt")
     tensors = {f"t{i}": np.full(100, i, np.float64) for i in range(3)}
-    monkeypatch.setattr(tfcheckpoint, "SHARD_BYTES", 1)
+    monkeypatch.setattr(checkpoint_write, "SHARD_BYTES", 1)
     assert save_tf_checkpoint(prefix, tensors) == 3
     shards = sorted(p for p in os.listdir(tmp_path) if ".data-" in p)
     assert shards == [f"ckpt.data-0000{i}-of-00003" for i in range(3)]
