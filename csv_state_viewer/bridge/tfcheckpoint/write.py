@@ -39,6 +39,7 @@ from csv_state_viewer.bridge.tfcheckpoint.locate import (
 from csv_state_viewer.bridge.tfcheckpoint.naming import GRAPH_KEY
 from csv_state_viewer.core.atomic import check_destination
 from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
 
@@ -76,7 +77,7 @@ def _check_prefix(prefix: str, *, overwrite: bool) -> list[str]:
     for name in [*existing, prefix + INDEX_SUFFIX]:
         check_destination(name, overwrite=True)  # open for reading, or a directory
     if existing and not overwrite:
-        raise StateWriteError(f"{prefix}: a checkpoint exists here (use --force to replace it)")
+        raise hinted(StateWriteError(f"{prefix}: a checkpoint exists here"), Hint.OVERWRITE)
     return existing
 
 
