@@ -7,10 +7,10 @@ import json
 import sys
 
 from csv_state_viewer.cli.output import shape_text, table
-from csv_state_viewer.core.analysis.diff import StateDiff, TensorDiff, diff_states
+from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff, diff_states
 from csv_state_viewer.core.api import open_state
 
-_LABELS = {"only_in_a": "only in A", "only_in_b": "only in B"}
+_LABELS = {DiffStatus.ONLY_IN_A: "only in A", DiffStatus.ONLY_IN_B: "only in B"}
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -54,7 +54,7 @@ def as_table(result: StateDiff) -> str:
         rows.append(
             [
                 t.name or "?",
-                t.status,
+                t.status.value,
                 _sides(
                     shape_text(t.shape_a) if t.shape_a is not None else None,
                     shape_text(t.shape_b) if t.shape_b is not None else None,
@@ -69,7 +69,7 @@ def as_table(result: StateDiff) -> str:
             ]
         )
     counts = ", ".join(
-        f"{count} {_LABELS.get(status, status.replace('_', ' '))}"
+        f"{count} {_LABELS.get(status, status.value.replace('_', ' '))}"
         for status, count in result.counts().items()
     )
     verdict = "identical" if result.identical else "different"

@@ -293,6 +293,16 @@ def test_differences_is_b_minus_a_with_nan_only_for_mismatches() -> None:
         differences(np.zeros(2), np.zeros(3))
 
 
+def test_differences_of_scalars_keep_their_shape() -> None:
+    """0-d arrays subtract to a NumPy scalar, which took no item assignment (TypeError)."""
+    got = differences(np.array(320, np.int64), np.array(384, np.int64))
+    assert isinstance(got, np.ndarray) and got.shape == () and got.dtype == np.float64
+    assert got == 64.0
+    assert differences(np.array(np.nan), np.array(np.nan)) == 0.0
+    assert np.isnan(differences(np.array(1.0), np.array(np.nan)))
+    assert differences(np.array(1 + 0j), np.array(4 + 4j)) == 5.0
+
+
 def test_chunks_add_up_to_whole_array_numbers(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -1,7 +1,7 @@
 """Compare two states tensor by tensor, streaming: one tensor of each side at a time.
 
 Tensors are matched by name, in A's order and then B's names that A lacks. Each gets a
-:class:`TensorDiff` whose ``status`` is one of :data:`STATUSES`:
+:class:`TensorDiff` whose ``status`` is a :class:`DiffStatus`:
 
 * ``identical``: same shape, same dtype (byte order aside) and the same bits;
 * ``different``: same shape and dtype, some bits differ (``-0.0`` vs ``0.0`` included);
@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections import Counter
 from dataclasses import dataclass, field, replace
+from enum import StrEnum
 from typing import Any
 
 import numpy as np
@@ -34,17 +35,32 @@ from csv_state_viewer.core.errors import RowError, RowProblem
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
 
-STATUSES = (
-    "identical",
-    "different",
-    "dtype_differs",
-    "shape_differs",
-    "only_in_a",
-    "only_in_b",
-    "unreadable",
-)
 CHUNK = 1 << 20  # elements widened to float64 at a time
 _INTEGER_KINDS = frozenset("biu")
+
+
+class DiffStatus(StrEnum):
+    """How a tensor of B compares with A's; the values are what JSON output says.
+
+    A ``str`` enum (``StrEnum`` is ``str`` + ``Enum``): members compare and hash like
+    their values, and ``str()`` of a member is its value.
+    """
+
+    IDENTICAL = "identical"
+    DIFFERENT = "different"
+    DTYPE_DIFFERS = "dtype_differs"
+    SHAPE_DIFFERS = "shape_differs"
+    ONLY_IN_A = "only_in_a"
+    ONLY_IN_B = "only_in_b"
+    UNREADABLE = "unreadable"
+
+    @property
+    def measured(self) -> bool:
+        """True when the elements were compared, so the numbers of the diff are known."""
+        return self in (DiffStatus.IDENTICAL, DiffStatus.DIFFERENT, DiffStatus.DTYPE_DIFFERS)
+
+
+STATUSES = tuple(DiffStatus)  # in the order counts and reports list them
 
 
 @dataclass(frozen=True)
@@ -52,7 +68,7 @@ class TensorDiff:
     """How one tensor of B differs from the same-named tensor of A."""
 
     name: str
-    status: str
+    status: DiffStatus
     shape_a: tuple[int, ...] | None = None
     shape_b: tuple[int, ...] | None = None
     dtype_a: np.dtype | None = None
@@ -66,7 +82,7 @@ class TensorDiff:
     def to_json(self) -> dict[str, Any]:
         return {
             "name": self.name,
-            "status": self.status,
+            "status": self.status.value,
             "shape_a": list(self.shape_a) if self.shape_a is not None else None,
             "shape_b": list(self.shape_b) if self.shape_b is not None else None,
             "dtype_a": str(self.dtype_a) if self.dtype_a is not None else None,
@@ -90,12 +106,19 @@ class StateDiff:
     @property
     def identical(self) -> bool:
         """True when every tensor is bit-for-bit identical and none is one-sided."""
-        return all(t.status == "identical" for t in self.tensors)
+        return all(t.status is DiffStatus.IDENTICAL for t in self.tensors)
 
-    def counts(self) -> dict[str, int]:
-        """Number of tensors per status, in :data:`STATUSES` order, zeros left out."""
+    def counts(self) -> dict[DiffStatus, int]:
+        """Number of tensors per status, in :class:`DiffStatus` order, zeros left out."""
         found = Counter(t.status for t in self.tensors)
         return {status: found[status] for status in STATUSES if found[status]}
+
+    def by_name(self) -> dict[str, TensorDiff]:
+        """The comparison of each name of A (the first row of a repeated name) and of B."""
+        found: dict[str, TensorDiff] = {}
+        for tensor in self.tensors:
+            found.setdefault(tensor.name, tensor)
+        return found
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -161,7 +184,7 @@ def _compare(
     assert some is not None
     base = TensorDiff(
         name=some.name,
-        status="unreadable",
+        status=DiffStatus.UNREADABLE,
         shape_a=entry_a.shape if entry_a else None,
         shape_b=entry_b.shape if entry_b else None,
         dtype_a=entry_a.dtype if entry_a else None,
@@ -175,11 +198,11 @@ def _compare(
     if problems:
         return replace(base, message="; ".join(problems))
     if entry_b is None:
-        return replace(base, status="only_in_a")
+        return replace(base, status=DiffStatus.ONLY_IN_A)
     if entry_a is None:
-        return replace(base, status="only_in_b")
+        return replace(base, status=DiffStatus.ONLY_IN_B)
     if entry_a.shape != entry_b.shape:
-        return replace(base, status="shape_differs")
+        return replace(base, status=DiffStatus.SHAPE_DIFFERS)
     try:
         array_a, array_b = a.read(entry_a), b.read(entry_b)
     except RowError as err:
@@ -187,9 +210,11 @@ def _compare(
     same_dtype = _native(array_a.dtype) == _native(array_b.dtype)
     measured = _measure(array_a, array_b, same_dtype)
     if not same_dtype:
-        status = "dtype_differs"
+        status = DiffStatus.DTYPE_DIFFERS
+    elif measured.changed == 0:
+        status = DiffStatus.IDENTICAL
     else:
-        status = "identical" if measured.changed == 0 else "different"
+        status = DiffStatus.DIFFERENT
     return replace(
         base,
         status=status,
@@ -260,7 +285,8 @@ def _difference(
 ) -> np.ndarray:
     with np.errstate(invalid="ignore", over="ignore"):
         delta = wide_b - wide_a
-        out = np.abs(delta) if delta.dtype.kind == "c" else delta
+        # 0-d operands give a NumPy scalar, which takes no item assignment: make it an array
+        out = np.asarray(np.abs(delta) if delta.dtype.kind == "c" else delta)
     out[(wide_a == wide_b) | (nan_a & nan_b)] = 0.0
     out[nan_a ^ nan_b] = np.nan
     return out
