@@ -17,6 +17,7 @@ import tempfile
 import threading
 from collections.abc import Iterator
 from types import ModuleType
+from typing import Any
 
 from csv_state_viewer.core.errors import CsvStateError
 
@@ -42,6 +43,10 @@ class TensorFlowMissingError(CsvStateError, ImportError):
             text = f"{label} is not installed: {NEEDED_FOR} (pip install {module})"
         super().__init__(text)
         self.name = module
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # ImportError's own pickling would call __init__ with the message as the module.
+        return (type(self), (self.name,), self.__dict__)
 
 
 @contextlib.contextmanager

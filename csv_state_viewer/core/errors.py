@@ -7,6 +7,7 @@ One exception type per failure family; problems found in single rows are *values
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -29,7 +30,13 @@ class RowProblem:
 
 
 class CsvStateError(Exception):
-    """Base class of every error the library raises on purpose."""
+    """Base class of every error the library raises on purpose.
+
+    Every one pickles with its type, message and attributes (the TensorFlow worker
+    process sends them back to the caller): a subclass whose ``__init__`` does not take
+    the message defines ``__reduce__`` to give its own arguments, plus ``__dict__`` so that
+    attributes added later (a hint) come along.
+    """
 
 
 class NotAStateError(CsvStateError):
@@ -43,6 +50,9 @@ class NotAStateError(CsvStateError):
         self.path = path
         self.reason = reason
 
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.reason), self.__dict__)
+
 
 class RowError(CsvStateError):
     """A single tensor could not be read; carries the :class:`RowProblem`."""
@@ -50,6 +60,9 @@ class RowError(CsvStateError):
     def __init__(self, problem: RowProblem) -> None:
         super().__init__(str(problem))
         self.problem = problem
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.problem,), self.__dict__)
 
 
 class BadRowsError(CsvStateError):
@@ -62,6 +75,9 @@ class BadRowsError(CsvStateError):
         )
         self.path = path
         self.problems = problems
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.path, self.problems), self.__dict__)
 
 
 class StateWriteError(CsvStateError):
