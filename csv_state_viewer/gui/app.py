@@ -103,18 +103,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         QApplication.setWindowIcon(QIcon(str(icon)))
     sys.excepthook = _excepthook
 
-    window = MainWindow()
     if args.screenshot:
-        from csv_state_viewer.core.errors import CsvStateError
-        from csv_state_viewer.gui.screenshot import take_screenshot
+        from csv_state_viewer.gui.screenshot import screenshot
 
-        try:
-            return take_screenshot(window, args)
-        except CsvStateError as err:
-            print(f"csv-state-viewer: {err}", file=sys.stderr)
-            window.shutdown()
-            return 2
+        return screenshot(args)  # with settings of its own, never the user's
 
+    window = MainWindow()
     # Ctrl-C in the terminal quits: Python only sees the signal when it runs, so tick.
     signal.signal(signal.SIGINT, lambda *_: app.quit())
     ticker = QTimer()

@@ -1,17 +1,26 @@
-"""``--screenshot``: open, select, render the window into a PNG and exit, without a display."""
+"""``--screenshot``: open, select, render the window into a PNG and exit, without a display.
+
+The window gets settings of its own in a temporary folder: a screenshot depends on none of
+the user's settings (histogram bins, log scale, layout) and adds nothing to them (recent
+files).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
+import tempfile
 from collections.abc import Callable
 
 from PySide6.QtCore import QEventLoop, QTimer
 from PySide6.QtWidgets import QApplication
 
 from csv_state_viewer.core.atomic import atomic_path
+from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.gui import fileactions
 from csv_state_viewer.gui.mainwindow import MainWindow
+from csv_state_viewer.gui.settings import Settings
 
 TIMEOUT_S = 300.0
 
@@ -41,6 +50,21 @@ def settle(window: MainWindow) -> bool:
     for _ in range(3):
         QApplication.processEvents()
     return idle
+
+
+def screenshot(args: argparse.Namespace) -> int:
+    """Run ``--screenshot`` in a window whose settings live and die in a temporary folder."""
+    with tempfile.TemporaryDirectory(prefix="csv-state-viewer-") as folder:
+        settings = Settings.in_file(os.path.join(folder, "settings.ini"))
+        window = MainWindow(settings)
+        try:
+            return take_screenshot(window, args)
+        except CsvStateError as err:
+            print(f"csv-state-viewer: {err}", file=sys.stderr)
+            window.shutdown()
+            return 2
+        finally:
+            settings.sync()  # nothing left to write once the folder is gone
 
 
 def take_screenshot(window: MainWindow, args: argparse.Namespace) -> int:

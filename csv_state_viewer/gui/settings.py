@@ -20,10 +20,19 @@ def _as_bool(value: object, default: bool) -> bool:
 
 
 class Settings:
-    """Typed access to the viewer's QSettings (recent files, layout, plot options)."""
+    """Typed access to the viewer's QSettings (recent files, layout, plot options).
+
+    Without a ``store`` these are the user's own (``~/.config/csv-state-viewer/`` on
+    Linux); :meth:`in_file` keeps them elsewhere (screenshots, tests).
+    """
 
     def __init__(self, store: QSettings | None = None) -> None:
         self.store = store if store is not None else QSettings(ORGANIZATION, APPLICATION)
+
+    @classmethod
+    def in_file(cls, path: str | os.PathLike[str]) -> Settings:
+        """Settings kept in the INI file ``path`` instead of the user's."""
+        return cls(QSettings(os.fspath(path), QSettings.Format.IniFormat))
 
     # ---------------------------------------------------------------- recent files
     def recent_files(self) -> list[str]:

@@ -17,10 +17,21 @@ from csv_state_viewer.gui.settings import Settings
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
 
+@pytest.fixture(autouse=True)
+def private_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Every test's configuration folder is its own: ``Settings()`` (what the app uses)
+    and any viewer a test starts write there, never into the user's settings."""
+    config = tmp_path / "config"
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(config))  # for viewers run as processes
+    for fmt in (QSettings.Format.NativeFormat, QSettings.Format.IniFormat):
+        QSettings.setPath(fmt, QSettings.Scope.UserScope, str(config))
+    return config
+
+
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
     """Settings in a private INI file, so tests never touch the user's."""
-    return Settings(QSettings(str(tmp_path / "settings.ini"), QSettings.Format.IniFormat))
+    return Settings.in_file(tmp_path / "settings.ini")
 
 
 @pytest.fixture

@@ -81,3 +81,34 @@ def test_tensorflow_formats_open_in_the_viewer(tmp_path: Path) -> None:
         assert result.returncode == 0, result.stderr
         assert QImage(str(out)).width() > 0
         out.unlink()
+
+
+def test_screenshot_leaves_the_users_home_untouched(tmp_path: Path) -> None:
+    """--screenshot once added its files to the user's recent list."""
+    assert VIEWER is not None
+    home = tmp_path / "home"
+    home.mkdir()
+    env = {
+        **os.environ,
+        "HOME": str(home),
+        "XDG_CONFIG_HOME": str(home / ".config"),
+        # what Matplotlib and fontconfig cache is theirs, not the viewer's
+        "MPLCONFIGDIR": str(tmp_path / "matplotlib"),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+    }
+    out = tmp_path / "shot.png"
+    result = run([VIEWER, str(SAMPLES / "mlp_adam.csv"), "--screenshot", str(out)], env)
+    assert result.returncode == 0, result.stderr
+    assert out.stat().st_size > 0
+    assert sorted(home.rglob("*")) == []
+
+
+def test_tests_use_their_own_settings(tmp_path: Path) -> None:
+    """A window built without settings (as the app builds it) writes under tmp_path."""
+    from csv_state_viewer.gui.settings import Settings
+
+    settings = Settings()
+    assert Path(settings.store.fileName()).is_relative_to(tmp_path)
+    settings.add_recent(str(SAMPLES / "mlp_adam.csv"))
+    settings.sync()
+    assert Path(settings.store.fileName()).is_file()
