@@ -86,7 +86,10 @@ def convert_here(
     with api.open_state(source, Span(progress, 0, 100)) as state:
         if state.errors and not options.skip_bad:
             raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
-        save: dict[str, Any] = dict(options.save_options)
+        # options of other formats (the CLI's --encoding for an .npz) do not apply here
+        save: dict[str, Any] = {
+            key: value for key, value in options.save_options.items() if key in fmt.save_options
+        }
         if options.model is not None:
             save.update(model=options.model, match=options.match, unsafe=options.unsafe)
         written = api.save_state(

@@ -216,7 +216,8 @@ def test_outputs_restore_the_state(trained: tuple[Any, Path], tmp_path: Path, su
 
 def test_output_kind_must_be_a_model_format(trained: tuple[Any, Path], tmp_path: Path) -> None:
     source, _ = trained
-    with pytest.raises(StateWriteError, match=r"\.keras, \.weights\.h5 or a checkpoint"):
+    written_as = "a model is written as one of: TensorFlow checkpoint, Keras model, Keras weights"
+    with pytest.raises(StateWriteError, match=written_as):
         save_model(source, str(tmp_path / "model.csv"))
 
 
@@ -265,7 +266,9 @@ def test_cli_apply_names_a_model_file_that_is_not_an_archive(
     fake.write_text("not a zip")
     result = csv_state("apply", str(path), str(fake), "-o", str(tmp_path / "o.keras"))
     assert result.returncode == 2
-    assert result.stderr == f"csv-state: {fake}: not a Keras .keras archive (not a zip file)\n"
+    assert (
+        result.stderr == f"csv-state: {fake}: its content is not a Keras 3 model archive (.keras)\n"
+    )
 
 
 def test_cli_apply_refuses_to_overwrite_its_sources(

@@ -168,7 +168,7 @@ def test_convert_refuses_writing_over_its_source(good: Path) -> None:
     before = good.read_bytes()
     result = run("convert", good, good, "--force")
     assert result.returncode == 2
-    assert "open for reading" in result.stderr
+    assert result.stderr == f"csv-state: {good}: the destination is the source file\n"
     assert good.read_bytes() == before
 
 

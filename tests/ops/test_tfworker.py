@@ -365,3 +365,24 @@ def test_shutdown_leaves_no_process(worker: TensorFlowWorker) -> None:
     for pid in pids:
         with pytest.raises(ProcessLookupError):
             os.kill(pid, 0)
+
+
+@pytest.mark.parametrize("command", ["info", "validate", "convert"])
+def test_the_command_line_survives_a_hostile_checkpoint(
+    hostile: ModuleType, tmp_path: Path, command: str
+) -> None:
+    """csv-state prints one line and exits 2 where TensorFlow's reader aborts; no core."""
+    import shutil
+
+    bad = hostile.write_negative_dim_checkpoint(tmp_path) + ".index"
+    exe = shutil.which("csv-state", path=str(Path(sys.executable).parent)) or "csv-state"
+    args = [exe, command, bad] + ([str(tmp_path / "out.csv")] if command == "convert" else [])
+    result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
+    assert result.returncode == 2, result.stderr
+    assert result.stdout == ""
+    assert result.stderr.count("\n") == 1, result.stderr
+    doing = "converting" if command == "convert" else "reading"
+    assert result.stderr.startswith(
+        f"csv-state: the TensorFlow worker stopped (signal 6) while {doing} {bad}: Check failed"
+    )
+    assert not [p for p in os.listdir(tmp_path) if p.startswith("core") or p == "out.csv"]
