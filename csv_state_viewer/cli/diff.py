@@ -7,8 +7,9 @@ import json
 import sys
 
 from csv_state_viewer.cli.output import shape_text, table
-from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff, diff_states
-from csv_state_viewer.core.api import open_state
+from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
+from csv_state_viewer.ops.compare import compare_with
+from csv_state_viewer.ops.opening import open_state
 
 _LABELS = {DiffStatus.ONLY_IN_A: "only in A", DiffStatus.ONLY_IN_B: "only in B"}
 
@@ -80,8 +81,10 @@ def as_table(result: StateDiff) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_state(args.a) as a, open_state(args.b) as b:
-        result = diff_states(a, b)
+    with open_state(args.a) as a:
+        compared = compare_with(a, args.b)
+        compared.other.close()
+    result = compared.diff
     if args.json:
         text = json.dumps(result.to_json(), indent=2, allow_nan=False)
     else:
