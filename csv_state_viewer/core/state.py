@@ -63,9 +63,12 @@ class State(ABC):
         for entry in entries:
             self._by_name.setdefault(entry.name, entry)
         self._lock = threading.Lock()
-        self._problems: list[RowProblem] = [
-            self._problem(entry, entry.error) for entry in entries if entry.error is not None
-        ]
+        self._problem_of: dict[int, RowProblem] = {  # id(entry): its first problem
+            id(entry): self._problem(entry, entry.error)
+            for entry in entries
+            if entry.error is not None
+        }
+        self._problems: list[RowProblem] = list(self._problem_of.values())
 
     # --------------------------------------------------------------- introspection
     @property
@@ -77,6 +80,12 @@ class State(ABC):
     def names(self) -> list[str]:
         """Names of the good tensors, in file order (the first of duplicate names)."""
         return [e.name for e in self.entries if e.ok and self._by_name.get(e.name) is e]
+
+    def problem_of(self, entry: TensorEntry) -> RowProblem | None:
+        """The problem recorded for ``entry`` (one of this state's): its bad row, or the bad
+        data a read met; None while none is known. Safe to call from any thread."""
+        with self._lock:
+            return self._problem_of.get(id(entry))
 
     def entry(self, name: str) -> TensorEntry:
         try:
@@ -107,7 +116,7 @@ class State(ABC):
             return self._decode(entry, progress)
         except ValueError as err:  # DataError and other decoding failures of the data
             problem = self._problem(entry, str(err))
-            self._record(problem)
+            self._record(problem, entry)
             raise RowError(problem) from None
 
     def read_all(
@@ -165,7 +174,9 @@ class State(ABC):
     def _problem(self, entry: TensorEntry, message: str) -> RowProblem:
         return RowProblem(self.path, entry.line, entry.name, message)
 
-    def _record(self, problem: RowProblem) -> None:
+    def _record(self, problem: RowProblem, entry: TensorEntry | None = None) -> None:
         with self._lock:
             if problem not in self._problems:
                 self._problems.append(problem)
+            if entry is not None:  # entries live as long as the state: their ids are keys
+                self._problem_of.setdefault(id(entry), problem)

@@ -1,15 +1,16 @@
-"""What the panes and dialogs of a window share: workers, the tensor cache, settings."""
+"""What the panes and dialogs of a window share: workers, the tensor cache, settings, and
+the comparison the window holds (once: the tree model and the panes look diffs up in it)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TypeVar
 
 import numpy as np
 from PySide6.QtCore import QObject, Signal
 
-from csv_state_viewer.core.analysis.diff import StateDiff
+from csv_state_viewer.core.analysis.diff import StateDiff, TensorDiff
 from csv_state_viewer.core.analysis.stats import TensorStats
 from csv_state_viewer.core.analysis.tree import Node
 from csv_state_viewer.core.cache import TensorCache
@@ -29,6 +30,26 @@ class Comparison:
     root: Node  # the file node being compared (A)
     other: State  # B
     result: StateDiff
+    _by_name: dict[str, TensorDiff] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        self._by_name = self.result.by_name()
+
+    def diff_of(self, node: Node) -> TensorDiff | None:
+        """How the tensor of ``node`` compares; None for scopes, for tensors of other
+        files, and for repeats of a name (only its first row is compared)."""
+        entry, state = node.entry, node.state
+        if entry is None or state is None or state is not self.root.state:
+            return None
+        if state.entry(entry.name) is not entry:
+            return None
+        return self._by_name.get(entry.name)
+
+    def other_entry(self, node: Node) -> TensorEntry | None:
+        """B's entry of the same name as the tensor of ``node``, if B has one."""
+        if self.diff_of(node) is None or node.entry is None or node.entry.name not in self.other:
+            return None
+        return self.other.entry(node.entry.name)
 
 
 class ViewerContext(QObject):
@@ -50,7 +71,10 @@ class ViewerContext(QObject):
         self.comparison: Comparison | None = None
 
     def load_array(self, node: Node, progress: Progress = NO_PROGRESS) -> np.ndarray:
-        """The decoded tensor of a tensor node (worker thread; raises RowError)."""
+        """The decoded tensor of a tensor node (worker thread; raises RowError).
+
+        A bad row or bad data is recorded by the node's state, where the tree finds it.
+        """
         return self._cached(self.cache.array, node, progress)
 
     def load_stats(self, node: Node, progress: Progress = NO_PROGRESS) -> TensorStats:
@@ -62,14 +86,10 @@ class ViewerContext(QObject):
         read: Callable[[State, TensorEntry, Progress], T], node: Node, progress: Progress
     ) -> T:
         assert node.state is not None and node.entry is not None, "not a tensor node"
-        try:
-            return read(node.state, node.entry, progress)
-        except RowError as err:  # the tree marks the row once the pane reports it
-            node.read_error = err.problem.message
-            raise
+        return read(node.state, node.entry, progress)
 
     def read_failed(self, node: Node, error: BaseException) -> None:
-        """Panes call this from on_error so the tree marks the row (UI thread)."""
+        """Panes call this from on_error so the tree repaints the row (UI thread)."""
         if isinstance(error, RowError):
             self.tensor_failed.emit(node)
 
@@ -77,14 +97,9 @@ class ViewerContext(QObject):
         self.comparison = comparison
         self.comparison_changed.emit()
 
-    def other_entry(self, node: Node) -> tuple[State, object] | None:
-        """B's entry of the same name as ``node`` when comparing, else None."""
-        comparison = self.comparison
-        if comparison is None or node.entry is None or node.root() is not comparison.root:
-            return None
-        if node.entry.name not in comparison.other:
-            return None
-        return comparison.other, comparison.other.entry(node.entry.name)
+    def diff_of(self, node: Node) -> TensorDiff | None:
+        """The comparison of ``node``'s tensor when its file is being compared."""
+        return self.comparison.diff_of(node) if self.comparison is not None else None
 
     def shutdown(self) -> bool:
         return self.runner.shutdown()

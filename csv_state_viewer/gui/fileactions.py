@@ -12,7 +12,9 @@ from typing import TYPE_CHECKING, Any
 
 from csv_state_viewer.core.analysis.diff import StateDiff, diff_states
 from csv_state_viewer.core.api import open_state, save_state
+from csv_state_viewer.core.format import WriteChoice
 from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.registry import format_named
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui import tfready
 from csv_state_viewer.gui.context import Comparison
@@ -21,12 +23,6 @@ from csv_state_viewer.gui.errors import show_error
 if TYPE_CHECKING:
     from csv_state_viewer.core.analysis.tree import Node
     from csv_state_viewer.gui.mainwindow import MainWindow
-
-EXPORTS = {
-    "checkpoint": "TensorFlow checkpoint",
-    "weights": "Keras weights (.weights.h5)",
-    "npz": "NumPy archive (.npz)",
-}
 
 
 def _run(
@@ -64,29 +60,47 @@ def _source(window: MainWindow) -> State | None:
 
 def save_as(window: MainWindow, path: str, encoding: str = "text") -> None:
     """Write the current file as CSV (``text`` or ``base64``); bad rows are left out."""
+    choice = next(
+        (c for c in format_named("csv").write_choices() if c.options.get("encoding") == encoding),
+        None,
+    )
+    if choice is None:
+        raise ValueError(f"no CSV encoding {encoding!r}")
+    _write(window, "save", "Saving", path, choice)
+
+
+def export(window: MainWindow, path: str, choice: WriteChoice, model: str | None = None) -> None:
+    """Write the current file as ``choice`` says (a model for formats that need one);
+    bad rows are left out."""
+    _write(window, "export", f"Exporting {choice.label}", path, choice, model=model)
+
+
+def _write(
+    window: MainWindow,
+    key: str,
+    what: str,
+    path: str,
+    choice: WriteChoice,
+    *,
+    model: str | None = None,
+) -> None:
     state = _source(window)
     if state is None:
         return
+    options = {**choice.options, **({"model": model} if model else {})}
 
     def work(progress: Progress) -> int:
-        return save_state(path, state, encoding, progress=progress, skip_bad=True)
+        return save_state(
+            path,
+            state,
+            progress=progress,
+            skip_bad=True,
+            options=options,
+            format_name=choice.format_name,
+        )
 
-    _run(window, "save", "Saving", work, lambda n: _saved(window, n, path), writes=(path,))
-
-
-def export(window: MainWindow, path: str, kind: str, model: str | None = None) -> None:
-    """Export the current file as a checkpoint prefix, ``.weights.h5`` (needs a model) or npz."""
-    state = _source(window)
-    if state is None:
-        return
-    options = {"model": model} if model else None
-
-    def work(progress: Progress) -> int:
-        return save_state(path, state, progress=progress, skip_bad=True, options=options)
-
-    what = f"Exporting {EXPORTS[kind]}"
     saved = lambda n: _saved(window, n, path)  # noqa: E731
-    _run(window, "export", what, work, saved, writes=(path,))
+    _run(window, key, what, work, saved, writes=(path,))
 
 
 def _saved(window: MainWindow, count: int, path: str) -> None:
@@ -114,23 +128,16 @@ def compare_with(window: MainWindow, path: str) -> None:
 
 def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> None:
     clear_diffs(window)
-    by_name = {d.name: d for d in result.tensors}
-    assert root.state is not None
-    for leaf in root.tensors():
-        # only the first row of a repeated name is compared, as core.diff does
-        if leaf.entry is not None and root.state.entry(leaf.entry.name) is leaf.entry:
-            leaf.diff = by_name.get(leaf.entry.name)
     window.context.set_comparison(Comparison(root, other, result))
-    counts = ", ".join(f"{n} {s.replace('_', ' ')}" for s, n in result.counts().items())
+    counts = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in result.counts().items())
     window.status_label.setText(f"Compared with {os.path.basename(other.path)}: {counts}")
     window.set_tab("compare")
 
 
 def clear_diffs(window: MainWindow) -> None:
+    """Forget the comparison (the tree's Difference column empties)."""
     comparison = window.context.comparison
     if comparison is None:
         return
-    for leaf in comparison.root.tensors():
-        leaf.diff = None
     window.context.set_comparison(None)
     comparison.other.close()

@@ -111,7 +111,9 @@ class MainWindow(QMainWindow):
 
         self._make_status_bar()
         self.context.tensor_failed.connect(self.model.refresh)
-        self.context.comparison_changed.connect(self.model.refresh)
+        self.context.comparison_changed.connect(
+            lambda: self.model.set_comparison(self.context.comparison)
+        )
         self.context.runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
         self.refresh_recent()

@@ -1,7 +1,9 @@
 """The Qt item model of the tensor tree: a thin adapter over core.tree nodes.
 
 One root row per open file. Internal pointers are the core :class:`Node` objects, which
-the model keeps alive through :attr:`roots`. The model never opens dialogs or prints.
+the model keeps alive through :attr:`roots`. A tensor's problem is asked of its state and
+its difference of the window's :class:`Comparison`; the model keeps no copy of either.
+The model never opens dialogs or prints.
 """
 
 from __future__ import annotations
@@ -13,8 +15,10 @@ from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelInde
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
+from csv_state_viewer.core.analysis.diff import DiffStatus, TensorDiff
 from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, Totals, totals
 from csv_state_viewer.core.formatting import human_bytes, shape_text
+from csv_state_viewer.gui.context import Comparison
 
 NAME, SHAPE, DTYPE, PARAMETERS, SIZE, DIFFERENCE = range(6)
 HEADERS = ("Name", "Shape", "Dtype", "Parameters", "Size", "Difference")
@@ -25,30 +29,37 @@ Index = QModelIndex | QPersistentModelIndex
 _PROBLEM = QColor("#c62828")
 
 
-def diff_text(diff: Any) -> str:
-    """One cell's summary of a core.diff.TensorDiff."""
+_STATUS_CELLS = {
+    DiffStatus.IDENTICAL: "identical",
+    DiffStatus.ONLY_IN_A: "only in this file",
+    DiffStatus.ONLY_IN_B: "only in the other",
+    DiffStatus.UNREADABLE: "unreadable",
+}
+
+
+def diff_text(diff: TensorDiff | None) -> str:
+    """One cell's summary of a tensor's comparison."""
     if diff is None:
         return ""
     status = diff.status
-    if status in ("different", "dtype_differs"):
+    if status in (DiffStatus.DIFFERENT, DiffStatus.DTYPE_DIFFERS):
         parts = []
         if diff.max_abs_diff is not None:
             parts.append(f"max |Δ| {diff.max_abs_diff:.3g}")
         if diff.rel_l2 is not None and math.isfinite(diff.rel_l2):
             parts.append(f"rel L2 {diff.rel_l2:.3g}")
-        prefix = "dtype differs: " if status == "dtype_differs" else ""
+        prefix = "dtype differs: " if status is DiffStatus.DTYPE_DIFFERS else ""
         return prefix + (", ".join(parts) or "different")
-    if status == "shape_differs":
+    if status is DiffStatus.SHAPE_DIFFERS:
         return f"shape {shape_text(diff.shape_a)} vs {shape_text(diff.shape_b)}"
-    return {"only_in_a": "only in this file", "only_in_b": "only in the other"}.get(
-        status, status.replace("_", " ")
-    )
+    return _STATUS_CELLS[status]
 
 
 class TensorTreeModel(QAbstractItemModel):
     def __init__(self, parent: Any = None) -> None:
         super().__init__(parent)
         self.roots: list[Node] = []
+        self.comparison: Comparison | None = None  # the window's, not a copy
         self._group_diffs: dict[int, str] = {}
         self._totals: dict[int, Totals] = {}
 
@@ -67,6 +78,14 @@ class TensorTreeModel(QAbstractItemModel):
         self.endRemoveRows()
         self._totals.clear()
         self._group_diffs.clear()
+
+    def set_comparison(self, comparison: Comparison | None) -> None:
+        """Show the differences of ``comparison`` (None: no Difference column values)."""
+        self.comparison = comparison
+        self.refresh()
+
+    def diff_of(self, node: Node) -> TensorDiff | None:
+        return self.comparison.diff_of(node) if self.comparison is not None else None
 
     def refresh(self, node: Node | None = None) -> None:
         """Tell views a node (and its ancestors) or everything changed."""
@@ -186,7 +205,7 @@ class TensorTreeModel(QAbstractItemModel):
             return f"{entry.size:,}" if entry.shape is not None else ""
         if column == SIZE:
             return human_bytes(entry.nbytes) if entry.dtype is not None else ""
-        return diff_text(node.diff)
+        return diff_text(self.diff_of(node))
 
     def _sort_key(self, node: Node, column: int) -> Any:
         entry = node.entry
@@ -197,7 +216,8 @@ class TensorTreeModel(QAbstractItemModel):
         if column == SIZE:
             return entry.nbytes if entry is not None else self._totals_of(node).nbytes
         if column == DIFFERENCE:
-            value = getattr(node.diff, "max_abs_diff", None)
+            diff = self.diff_of(node)
+            value = diff.max_abs_diff if diff is not None else None
             return value if value is not None and math.isfinite(value) else -1.0
         return self._display(node, column)
 
@@ -228,14 +248,15 @@ class TensorTreeModel(QAbstractItemModel):
             found = self._totals[id(node)] = totals(node)
         return found
 
-    @staticmethod
-    def _differs(node: Node) -> bool:
-        return getattr(node.diff, "status", "identical") != "identical"
+    def _differs(self, node: Node) -> bool:
+        diff = self.diff_of(node)
+        return diff is not None and diff.status is not DiffStatus.IDENTICAL
 
     def _group_diff(self, node: Node) -> str:
         key = id(node)
         if key not in self._group_diffs:
-            diffs = [leaf.diff for leaf in node.tensors() if leaf.diff is not None]
-            differing = sum(1 for d in diffs if d.status != "identical")
+            found = (self.diff_of(leaf) for leaf in node.tensors())
+            diffs = [diff for diff in found if diff is not None]
+            differing = sum(1 for d in diffs if d.status is not DiffStatus.IDENTICAL)
             self._group_diffs[key] = f"{differing} of {len(diffs)} differ" if diffs else ""
         return self._group_diffs[key]

@@ -14,14 +14,16 @@ from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
 
+from csv_state_viewer.core.analysis.diff import DiffStatus
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.api import load_state, open_state, save_state
 from csv_state_viewer.core.progress import Cancelled, Progress
+from csv_state_viewer.core.registry import write_choices
 from csv_state_viewer.gui import fileactions, mainwindow, menus
 from csv_state_viewer.gui.app import _excepthook
 from csv_state_viewer.gui.mainwindow import MainWindow
 from csv_state_viewer.gui.settings import Settings
-from csv_state_viewer.gui.treemodel import NODE_ROLE
+from csv_state_viewer.gui.treemodel import DIFFERENCE, NODE_ROLE
 
 from .conftest import SAMPLES, drag_enter_event, drop_event
 
@@ -233,19 +235,26 @@ def test_save_as_export_and_compare(qtbot: QtBot, window: MainWindow, tmp_path: 
     with open_state(tmp_path / "copy.csv") as written:
         assert {e.encoding for e in written.entries} == {"base64"}
 
-    fileactions.export(window, str(tmp_path / "out.npz"), "npz")
+    npz = next(c for c in write_choices() if c.format_name == "npz")
+    fileactions.export(window, str(tmp_path / "out.npz"), npz)
     qtbot.waitUntil(lambda: "out.npz" in window.status_label.text(), timeout=WAIT)
     assert np.array_equal(load_state(tmp_path / "out.npz")["w"], a["w"])
 
     fileactions.compare_with(window, str(tmp_path / "b.csv"))
     qtbot.waitUntil(lambda: window.context.comparison is not None, timeout=WAIT)
-    w = root.find("w")
-    assert w is not None and w.diff.status == "different"
-    assert w.diff.max_abs_diff == float(np.max(np.abs(b["w"] - a["w"])))
-    assert root.find("b").diff.status == "identical"  # type: ignore[union-attr]
+    w, bias = root.find("w"), root.find("b")
+    assert w is not None and bias is not None
+    diff = window.context.diff_of(w)
+    assert diff is not None and diff.status is DiffStatus.DIFFERENT
+    assert diff.max_abs_diff == float(np.max(np.abs(b["w"] - a["w"])))
+    assert window.model.diff_of(w) is diff  # one comparison, held by the context
+    assert getattr(window.context.diff_of(bias), "status", None) is DiffStatus.IDENTICAL
+    assert window.status_label.text() == "Compared with b.csv: 1 identical, 1 different"
     assert window.tabs.currentWidget() is window.panes["compare"]
+    assert not window.progress.isVisible()
     menus.clear_comparison(window)
-    assert window.context.comparison is None and w.diff is None
+    assert window.context.comparison is None and window.context.diff_of(w) is None
+    assert window.model.index_of(w, DIFFERENCE).data() == ""
 
 
 def test_source_file_is_never_overwritten(qtbot: QtBot, window: MainWindow, tmp_path: Path) -> None:

@@ -17,10 +17,13 @@ from csv_state_viewer.core.analysis.stats import auto_bins
 from csv_state_viewer.core.analysis.tree import Node, build_tree
 from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.gui.context import Comparison, ViewerContext
 from csv_state_viewer.gui.panes.compare import NO_COMPARISON, ComparePane
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane
 from csv_state_viewer.gui.panes.histogram import MAX_OVERLAY, SCOPE_HINT, HistogramPane
+
+from .conftest import SAMPLES
 
 KERNEL = "model/dense/kernel"
 BIAS = "model/dense/bias"
@@ -42,6 +45,11 @@ def tensor(root: Node, name: str) -> Node:
     node = root.find(name)
     assert node is not None, name
     return node
+
+
+def tensor_entry(node: Node) -> TensorEntry:
+    assert node.entry is not None
+    return node.entry
 
 
 def data(node: Node) -> np.ndarray:
@@ -226,7 +234,9 @@ def test_bad_data_is_a_message_and_marks_the_node(
             pane.show_nodes([node])
         assert failed.args == [node]
         assert pane.canvas.message is not None and "oops" in pane.canvas.message
-        assert node.read_error is not None and pane.histogram is None
+        problem = state.problem_of(tensor_entry(node))
+        assert problem is not None and "oops" in problem.message  # recorded by the state
+        assert node.error == problem.message and pane.histogram is None
         wait_idle(qtbot, context)
 
 
@@ -304,13 +314,7 @@ def compared(tmp_path: Path, context: ViewerContext) -> Iterator[Comparison]:
     save_state(tmp_path / "a.csv", {"w": w, "s": np.ones((2, 3)), "same": same})
     save_state(tmp_path / "b.csv", {"w": w + delta, "s": np.ones((3, 2)), "same": same})
     state_a, state_b = open_state(tmp_path / "a.csv"), open_state(tmp_path / "b.csv")
-    root = build_tree(state_a)
-    result = diff_states(state_a, state_b)
-    for diff in result.tensors:
-        node = root.find(diff.name)
-        if node is not None:
-            node.diff = diff
-    yield Comparison(root, state_b, result)
+    yield Comparison(build_tree(state_a), state_b, diff_states(state_a, state_b))
     context.shutdown()
     state_a.close()
     state_b.close()
@@ -362,6 +366,29 @@ def test_compare_identical_and_shape_mismatch(
 
     context.set_comparison(None)
     assert pane.canvas.message == NO_COMPARISON
+
+
+def test_compare_of_a_scalar_tensor_is_plotted(qtbot: QtBot, context: ViewerContext) -> None:
+    """Scalars (an optimizer's iteration) showed "TypeError: 'numpy.float64' object does
+    not support item assignment" instead of their difference."""
+    with (
+        open_state(SAMPLES / "mlp_adam.csv") as state_a,
+        open_state(SAMPLES / "mlp_adam_later.csv") as state_b,
+    ):
+        root = build_tree(state_a)
+        context.set_comparison(Comparison(root, state_b, diff_states(state_a, state_b)))
+        pane = compare_pane(qtbot, context)
+        node = tensor(root, "adam/iteration")
+        pane.show_nodes([node])
+        wait_idle(qtbot, context)
+        step = float(state_b.read("adam/iteration")) - float(data(node))
+        assert step != 0
+        assert pane.histogram is not None, pane.canvas.message
+        assert pane.histogram.series[0].constant == step
+        assert "values differ" in pane.summary.text()
+        assert f"constant: all 1 finite values are {step!r}" in pane.summary.text()
+        context.set_comparison(None)
+        context.shutdown()
 
 
 # ----------------------------------------------------------------------------- saving

@@ -20,7 +20,9 @@ from csv_state_viewer.core.analysis.tree import (
     totals,
 )
 from csv_state_viewer.core.api import open_state, save_state
+from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.state import State
+from csv_state_viewer.gui.context import Comparison
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
 from csv_state_viewer.gui.treemodel import (
     DIFFERENCE,
@@ -176,10 +178,9 @@ def test_difference_column_shows_the_comparison(tmp_path: Path) -> None:
         root = build_tree(sa, "a.csv")
         model = TensorTreeModel()
         model.add_root(root)
-        result = {d.name: d for d in diff_states(sa, sb).tensors}
-        for leaf in root.tensors():
-            leaf.diff = result[leaf.name]
-        model.refresh()
+        compared = diff_states(sa, sb)
+        result = {d.name: d for d in compared.tensors}
+        model.set_comparison(Comparison(root, sb, compared))
         w, bias = root.find("w"), root.find("b")
         assert w is not None and bias is not None
         assert model.index_of(w, DIFFERENCE).data() == "max |Δ| 0.5, rel L2 " + format(
@@ -188,3 +189,48 @@ def test_difference_column_shows_the_comparison(tmp_path: Path) -> None:
         assert model.index_of(bias, DIFFERENCE).data() == "shape [3] vs [4]"
         assert model.index_of(root, DIFFERENCE).data() == "2 of 2 differ"
         assert model.index_of(w, NAME).data() == "w"
+
+
+def test_only_the_first_row_of_a_repeated_name_shows_its_difference(tmp_path: Path) -> None:
+    header = "tensor_name,tensor_data,tensor_metadata\n"
+    meta = '"{""shape"": [2], ""dtype"": ""float32""}"'
+    (tmp_path / "a.csv").write_text(header + f'w,"1,2",{meta}\nw,"5,6",{meta}\n', encoding="utf-8")
+    save_state(tmp_path / "b.csv", {"w": np.array([1, 3], np.float32)})
+    with open_state(tmp_path / "a.csv") as sa, open_state(tmp_path / "b.csv") as sb:
+        root = build_tree(sa, "a.csv")
+        model = TensorTreeModel()
+        model.add_root(root)
+        comparison = Comparison(root, sb, diff_states(sa, sb))
+        model.set_comparison(comparison)
+        first, second = root.tensors()
+        assert comparison.diff_of(first) is comparison.result.tensors[0]
+        assert model.index_of(first, DIFFERENCE).data().startswith("max |Δ| 1")
+        assert comparison.diff_of(second) is None
+        assert model.index_of(second, DIFFERENCE).data() == ""
+        model.set_comparison(None)
+        assert model.index_of(first, DIFFERENCE).data() == ""
+
+
+def test_bad_data_found_by_a_read_marks_the_row(tmp_path: Path) -> None:
+    """The state records what a read met; the tree asks it, and keeps no copy."""
+    path = tmp_path / "bad.csv"
+    path.write_text(
+        "tensor_name,tensor_data,tensor_metadata\n"
+        'w,"0.5,oops","{""shape"": [2], ""dtype"": ""float32""}"\n',
+        encoding="utf-8",
+    )
+    with open_state(path) as state:
+        root = build_tree(state, "bad.csv")
+        model = TensorTreeModel()
+        model.add_root(root)
+        (node,) = root.tensors()
+        assert node.entry is not None and state.problem_of(node.entry) is None
+        assert node.error is None and totals(root).errors == 0
+        with pytest.raises(RowError) as raised:
+            state.read(node.entry)
+        assert state.problem_of(node.entry) == raised.value.problem
+        assert node.error == raised.value.problem.message and "oops" in node.error
+        assert model.index_of(node).data(Qt.ItemDataRole.ToolTipRole) == node.error
+        assert model.index_of(node).data(Qt.ItemDataRole.ForegroundRole) is not None
+        model.refresh()
+        assert totals(root).errors == 1

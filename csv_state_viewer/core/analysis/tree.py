@@ -4,7 +4,8 @@ Names are split on ``/`` into scopes (``sequential/dense/kernel`` → ``sequenti
 ``dense`` → ``kernel``). An optimizer slot whose metadata names the variable it belongs
 to (``slot_of``) hangs under that variable's node, labelled by its slot (``momentum``);
 slots of variables the state lacks stay in their own scope. Bad rows keep their place
-(a nameless one is labelled by its line) and carry their error.
+(a nameless one is labelled by its line); a tensor's error is asked of its state, which
+records bad rows and the bad data reads meet, so the tree holds no copy of it.
 
 The tree is plain Python: Qt models adapt it, the CLI could print it.
 """
@@ -14,7 +15,6 @@ from __future__ import annotations
 import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
 
 from csv_state_viewer.core.state import State, TensorEntry
 
@@ -34,8 +34,6 @@ class Node:
     entry: TensorEntry | None = None
     state: State | None = None
     slot: str | None = None  # for an optimizer slot under its variable: "momentum", ...
-    read_error: str | None = None  # a data error found when the tensor was read
-    diff: Any = None  # a TensorDiff when the file is compared with another state
     position: int = 0  # index among the parent's children, kept by add()
 
     @property
@@ -54,9 +52,13 @@ class Node:
 
     @property
     def error(self) -> str | None:
-        if self.entry is not None and self.entry.error is not None:
+        """A tensor's problem: its bad row, or bad data a read met (any thread)."""
+        if self.entry is None:
+            return None
+        if self.state is None:
             return self.entry.error
-        return self.read_error
+        problem = self.state.problem_of(self.entry)
+        return problem.message if problem is not None else None
 
     @property
     def row(self) -> int:

@@ -7,12 +7,11 @@ import os
 
 from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
 
-from csv_state_viewer.core.analysis.diff import TensorDiff, differences
+from csv_state_viewer.core.analysis.diff import DiffStatus, TensorDiff, differences
 from csv_state_viewer.core.analysis.stats import Histogram, histogram
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import Progress
-from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
@@ -21,15 +20,14 @@ from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
 KEY = "compare"
 NO_COMPARISON = "Use File ▸ Compare with… to compare this state with another"
-PLOTTED = ("different", "dtype_differs", "identical")
 STATUS_TEXT = {
-    "identical": "identical (same shape, dtype and bits)",
-    "different": "values differ",
-    "dtype_differs": "dtypes differ",
-    "shape_differs": "shapes differ",
-    "only_in_a": "only in this file (A)",
-    "only_in_b": "only in the compared state (B)",
-    "unreadable": "unreadable",
+    DiffStatus.IDENTICAL: "identical (same shape, dtype and bits)",
+    DiffStatus.DIFFERENT: "values differ",
+    DiffStatus.DTYPE_DIFFERS: "dtypes differ",
+    DiffStatus.SHAPE_DIFFERS: "shapes differ",
+    DiffStatus.ONLY_IN_A: "only in this file (A)",
+    DiffStatus.ONLY_IN_B: "only in the compared state (B)",
+    DiffStatus.UNREADABLE: "unreadable",
 }
 
 
@@ -39,7 +37,7 @@ def _number(value: float | None) -> str:
 
 def summary(diff: TensorDiff) -> str:
     """The numbers of a tensor's comparison, one fact per line."""
-    lines = [f"{diff.name}: {STATUS_TEXT.get(diff.status, diff.status)}"]
+    lines = [f"{diff.name}: {STATUS_TEXT[diff.status]}"]
     for side, shape, dtype in (
         ("A", diff.shape_a, diff.dtype_a),
         ("B", diff.shape_b, diff.dtype_b),
@@ -96,15 +94,13 @@ class ComparePane(Pane):
                 f"{node.name} is not in the compared file {comparison.root.name}"
             )
             return
-        diff = node.diff
-        if not isinstance(diff, TensorDiff):
-            diff = next((t for t in comparison.result.tensors if t.name == node.name), None)
+        diff = comparison.diff_of(node)
         if diff is None:
             self.canvas.show_message(f"{node.name} was not compared")
             return
         self.diff = diff
         self.summary.setText(summary(diff))
-        if diff.status not in PLOTTED:
+        if not diff.status.measured:
             self.canvas.show_message(self._why_no_plot(diff))
             return
         self._compute(node)
@@ -114,12 +110,12 @@ class ComparePane(Pane):
 
     # ---------------------------------------------------------------- computation
     def _compute(self, node: Node) -> None:
-        other = self.context.other_entry(node)
-        if other is None:
+        comparison = self.context.comparison
+        entry_b = comparison.other_entry(node) if comparison is not None else None
+        if comparison is None or entry_b is None:
             self.canvas.show_message(f"{node.name} is not in the compared state")
             return
-        state_b, entry_b = other
-        assert isinstance(entry_b, TensorEntry)
+        state_b = comparison.other
         context = self.context
         bins = context.settings.bins() or None
 
@@ -160,13 +156,13 @@ class ComparePane(Pane):
 
     @staticmethod
     def _why_no_plot(diff: TensorDiff) -> str:
-        if diff.status == "shape_differs":
+        if diff.status is DiffStatus.SHAPE_DIFFERS:
             return (
                 f"Shapes differ ({diff.shape_a} in A, {diff.shape_b} in B): "
                 "no element-wise comparison"
             )
-        if diff.status == "only_in_a":
+        if diff.status is DiffStatus.ONLY_IN_A:
             return f"{diff.name} is only in this file"
-        if diff.status == "only_in_b":
+        if diff.status is DiffStatus.ONLY_IN_B:
             return f"{diff.name} is only in the compared state"
         return diff.message or f"{diff.name} could not be compared"
