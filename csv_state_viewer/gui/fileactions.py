@@ -1,7 +1,9 @@
 """What the File menu does once paths are chosen: save, export, compare, in workers.
 
 Each function takes explicit paths so that tests (and scripts) can drive it without a
-file dialog; :mod:`csv_state_viewer.gui.menus` asks the user for the paths.
+file dialog; :mod:`csv_state_viewer.gui.menus` asks the user for the paths. Each action
+runs in the window's own slot for it (``window.action_slots``), through the status bar's
+:class:`~csv_state_viewer.gui.statusprogress.StatusProgress`.
 """
 
 from __future__ import annotations
@@ -27,30 +29,23 @@ if TYPE_CHECKING:
 
 def _run(
     window: MainWindow,
-    key: str,
+    action: str,
     what: str,
     fn: Callable[[Progress], Any],
-    done: Callable[[Any], None],
+    done: Callable[[Any], str],
     *,
     reads: tuple[str, ...] = (),
     writes: tuple[str, ...] = (),
 ) -> None:
-    """Run ``fn`` with the status bar's progress; errors become dialogs."""
+    """Run ``fn`` as the window's ``action``; ``done`` gives the final status text, errors
+    become dialogs."""
 
-    def failed(error: BaseException) -> None:
-        window.progress.hide()
-        window.status_label.setText(f"{what} failed")
+    def failed(error: BaseException) -> str:
         window.error_boxes.append(show_error(window, f"{what} failed", error))
+        return f"{what} failed"
 
-    def finished(result: Any) -> None:
-        window.progress.hide()
-        done(result)
-
-    window.progress.setRange(0, 0)
-    window.progress.show()
     tfready.prepare(read=reads, write=writes)
-    window.status_label.setText(f"{what}…")
-    window.context.runner.submit(key, fn, finished, failed, on_progress=window.show_progress)
+    window.status.run(window.action_slots[action], f"{what}…", fn, on_done=done, on_error=failed)
 
 
 def _source(window: MainWindow) -> State | None:
@@ -77,7 +72,7 @@ def export(window: MainWindow, path: str, choice: WriteChoice, model: str | None
 
 def _write(
     window: MainWindow,
-    key: str,
+    action: str,
     what: str,
     path: str,
     choice: WriteChoice,
@@ -99,12 +94,8 @@ def _write(
             format_name=choice.format_name,
         )
 
-    saved = lambda n: _saved(window, n, path)  # noqa: E731
-    _run(window, key, what, work, saved, writes=(path,))
-
-
-def _saved(window: MainWindow, count: int, path: str) -> None:
-    window.status_label.setText(f"Wrote {count} tensors to {path}")
+    wrote = lambda count: f"Wrote {count} tensors to {path}"  # noqa: E731
+    _run(window, action, what, work, wrote, writes=(path,))
 
 
 def compare_with(window: MainWindow, path: str) -> None:
@@ -126,12 +117,16 @@ def compare_with(window: MainWindow, path: str) -> None:
     _run(window, "compare", "Comparing", work, compared, reads=(path,))
 
 
-def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> None:
+def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> str:
+    name = os.path.basename(other.path)
+    if root not in window.roots:  # closed while it was compared
+        other.close()
+        return f"Not compared with {name}: {root.label} was closed"
     clear_diffs(window)
     window.context.set_comparison(Comparison(root, other, result))
     counts = ", ".join(f"{n} {s.value.replace('_', ' ')}" for s, n in result.counts().items())
-    window.status_label.setText(f"Compared with {os.path.basename(other.path)}: {counts}")
     window.set_tab("compare")
+    return f"Compared with {name}: {counts}"
 
 
 def clear_diffs(window: MainWindow) -> None:

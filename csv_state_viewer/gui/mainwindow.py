@@ -1,8 +1,10 @@
 """The viewer's main window: the tensor tree on the left, panes for the selection on the right.
 
-Files open in workers (one task per path); the tree appears when the index is built, and
-statistics, plots and values are computed by the panes in their own workers. Closing the
-window cancels every task and waits for the threads.
+Files open in workers (one task slot per path); the tree appears when the index is built,
+and statistics, plots and values are computed by the panes in their own slots. The window's
+operations (opening, compare, save, export) share the status bar's progress and Cancel
+through :class:`StatusProgress`. Closing the window cancels every task and waits for the
+threads.
 """
 
 from __future__ import annotations
@@ -15,14 +17,11 @@ from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QMainWindow,
-    QProgressBar,
     QSplitter,
     QStackedWidget,
     QTabWidget,
-    QToolButton,
     QTreeView,
     QVBoxLayout,
     QWidget,
@@ -43,6 +42,8 @@ from csv_state_viewer.gui.panes.summary import SummaryPane
 from csv_state_viewer.gui.panes.values import ValuesPane
 from csv_state_viewer.gui.resources import sample_files
 from csv_state_viewer.gui.settings import Settings
+from csv_state_viewer.gui.statusprogress import StatusProgress
+from csv_state_viewer.gui.tasks import TaskSlot
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
 from csv_state_viewer.gui.treemodel import (
     DTYPE,
@@ -109,12 +110,22 @@ class MainWindow(QMainWindow):
         self.stack.addWidget(self.splitter)
         self.setCentralWidget(self.stack)
 
-        self._make_status_bar()
+        self.status = StatusProgress(self.statusBar(), self)
+        self.status_label = self.status.label
+        self.progress = self.status.bar
+        self.cancel_button = self.status.cancel_button
+        runner = self.context.runner
+        self._opening: dict[str, TaskSlot] = {}  # path: its slot, while it opens
+        self.action_slots = {
+            action: runner.slot(f"window: {action}") for action in ("compare", "save", "export")
+        }
+        find = QShortcut(QKeySequence("Ctrl+F"), self)
+        find.activated.connect(self.filter_edit.setFocus)
         self.context.tensor_failed.connect(self.model.refresh)
         self.context.comparison_changed.connect(
             lambda: self.model.set_comparison(self.context.comparison)
         )
-        self.context.runner.task_failed.connect(self._task_failed)
+        runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
         self.refresh_recent()
         self._restore_layout()
@@ -137,23 +148,6 @@ class MainWindow(QMainWindow):
         tree.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         return tree
 
-    def _make_status_bar(self) -> None:
-        self.status_label = QLabel()
-        self.progress = QProgressBar()
-        self.progress.setMaximumWidth(220)
-        self.progress.setTextVisible(True)
-        self.cancel_button = QToolButton()
-        self.cancel_button.setText("Cancel")
-        self.cancel_button.clicked.connect(self.cancel_opening)
-        bar = self.statusBar()
-        bar.addWidget(self.status_label, 1)
-        bar.addPermanentWidget(self.progress)
-        bar.addPermanentWidget(self.cancel_button)
-        self.progress.hide()
-        self.cancel_button.hide()
-        find = QShortcut(QKeySequence("Ctrl+F"), self)
-        find.activated.connect(self.filter_edit.setFocus)
-
     # ------------------------------------------------------------------- opening
     @property
     def roots(self) -> list[Node]:
@@ -169,45 +163,44 @@ class MainWindow(QMainWindow):
             if root.state is not None and os.path.abspath(root.state.path) == path:
                 self.select_node(root)
                 return
-        key = f"open:{path}"
+        if path in self._opening:  # on its way
+            return
         name = os.path.basename(path.rstrip("/\\"))
-        self._show_progress(f"Opening {name}…")
+        slot = self._opening[path] = self.context.runner.slot(f"window: open {name}")
         tfready.prepare(read=[path])
-        self.context.runner.submit(
-            key,
+        self.status.run(
+            slot,
+            f"Opening {name}…",
             lambda progress: open_tree(path, progress),
-            lambda result: self._opened(path, result),
-            lambda error: self._open_failed(path, error),
-            on_progress=self.show_progress,
+            on_done=lambda result: self._opened(path, result),
+            on_error=lambda error: self._open_failed(path, error),
+            on_cancelled=lambda: self._forget_opening(path),
         )
 
-    def _opened(self, path: str, result: tuple[State, Node]) -> None:
+    def _forget_opening(self, path: str) -> None:
+        del self._opening[path]
+
+    def _opened(self, path: str, result: tuple[State, Node]) -> str:
+        self._forget_opening(path)
         state, root = result
         self.model.add_root(root)
         self.stack.setCurrentWidget(self.splitter)
         self.settings.add_recent(path)
         self.refresh_recent()
-        self._hide_progress_if_idle()
-        bad = len(state.errors)
-        note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
-        self.status_label.setText(f"Opened {root.label}: {len(state.entries)} tensors{note}")
         self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
         if self._pending_select is None or not self.select(self._pending_select):
             self.select_node(next(root.tensors(), root))
         self.file_opened.emit(root)
+        bad = len(state.errors)
+        note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
+        return f"Opened {root.label}: {len(state.entries)} tensors{note}"
 
-    def _open_failed(self, path: str, error: BaseException) -> None:
-        self._hide_progress_if_idle()
+    def _open_failed(self, path: str, error: BaseException) -> str:
+        self._forget_opening(path)
         box = show_error(self, "Cannot open file", error)
         self.error_boxes.append(box)
-        self.status_label.setText(box.text())
         self.open_failed.emit(path, box.text())
-
-    def cancel_opening(self) -> None:
-        for key in self.context.runner.running_keys("open:"):
-            self.context.runner.cancel(key)
-        self._hide_progress_if_idle()
-        self.status_label.setText("Cancelled")
+        return box.text()
 
     def close_file(self, root: Node) -> None:
         comparison = self.context.comparison
@@ -226,24 +219,7 @@ class MainWindow(QMainWindow):
         self.welcome.set_recent(recent)
         menus.fill_recent(self, recent)
 
-    # ----------------------------------------------------------------- progress
-    def _show_progress(self, text: str) -> None:
-        self.status_label.setText(text)
-        self.progress.setRange(0, 0)
-        self.progress.show()
-        self.cancel_button.show()
-
-    def show_progress(self, done: int, total: int) -> None:
-        """The status bar's progress: ``done`` of ``total`` units."""
-        self.progress.setRange(0, 1000)
-        self.progress.setValue(1000 * done // total if total else 0)
-
-    def _hide_progress_if_idle(self) -> None:
-        if not self.context.runner.running_keys("open:"):
-            self.progress.hide()
-            self.cancel_button.hide()
-
-    def _task_failed(self, key: str, error: BaseException) -> None:
+    def _task_failed(self, _owner: str, error: BaseException) -> None:
         self.error_boxes.append(show_error(self, "Operation failed", error))
 
     # ---------------------------------------------------------------- selection

@@ -1,12 +1,28 @@
 """Work off the UI thread: the core's Progress protocol on top of a QThreadPool.
 
-A task is a function ``fn(progress) -> result``. :meth:`TaskRunner.submit` runs it in the
-runner's own pool; ``on_done(result)`` or ``on_error(exception)`` are then called on the
-UI thread. Tasks have a *key* ("histogram", "open:/path"): submitting a new task under a
-key cancels the previous one, and a result that arrives for a task that is no longer the
-current one of its key is discarded, so a pane never shows data for a selection the user
-has left. :meth:`TaskRunner.shutdown` cancels everything and waits, so no thread outlives
-the window.
+A task is a function ``fn(progress) -> result``. Whoever owns work (a pane, a dialog, one
+of the window's operations) takes its own :class:`TaskSlot` from the window's
+:class:`TaskRunner` and submits through it; slots share nothing, so one owner can never
+cancel another's work (Orange3's ``ConcurrentMixin`` has one task per widget likewise).
+
+How a job ends, reported on the UI thread:
+
+* *superseded* (a newer :meth:`TaskSlot.submit` in its slot, or :meth:`TaskSlot.drop`):
+  dropped silently, none of its callbacks is ever called, so a pane never shows data for
+  a selection the user left;
+* *cancelled* (:meth:`TaskSlot.cancel`, and nothing replaced it): it still reports what
+  really happened when its worker ends, so a write that finished before the cancel
+  arrived is not mistaken for one that never happened: a result goes to ``on_done``,
+  :class:`~csv_state_viewer.core.progress.Cancelled` to ``on_cancelled``, an exception to
+  ``on_error``;
+* otherwise ``on_done(result)``, ``on_error(exception)`` (or the runner's
+  ``task_failed`` signal when there is no ``on_error``), or ``on_cancelled()`` when the
+  function gave up by itself.
+
+Jobs are plain Python objects whose :meth:`Job.run` the pool calls: ``QRunnable``
+subclasses freed on worker threads crashed shiboken. Results travel through one signal
+hub that lives on the UI thread. :meth:`TaskRunner.shutdown` cancels everything and waits,
+so no thread outlives the window.
 """
 
 from __future__ import annotations
@@ -32,20 +48,32 @@ class _Signals(QObject):
     progressed = Signal(object, int, int)  # job, done, total
 
 
+@dataclass
+class _Callbacks:
+    on_done: Callable[[Any], None]
+    on_error: Callable[[BaseException], None] | None = None
+    on_progress: Callable[[int, int], None] | None = None
+    on_cancelled: Callable[[], None] | None = None
+    on_stopped: Callable[[Job], None] | None = None  # the keyed API's; see TaskRunner.submit
+
+
 class Job:
-    """One running task; it is the ``progress`` object its function receives.
+    """One run of a task; it is the ``progress`` object its function receives.
 
     A plain Python object, not a QRunnable: Qt objects freed on a worker thread crash
     shiboken, so the pool runs :meth:`run` as a callable and results travel through the
     runner's signal hub, which lives on the UI thread.
     """
 
-    def __init__(self, key: str, fn: TaskFn, signals: _Signals) -> None:
-        self.key = key
+    def __init__(self, owner: str, fn: TaskFn, signals: _Signals, callbacks: _Callbacks) -> None:
+        self.owner = owner  # a label for debugging and for task_progress/task_failed
         self._signals = signals
         self._fn: TaskFn | None = fn
         self._cancel = threading.Event()
         self._shown = -1
+        self.callbacks = callbacks
+        self.superseded = False  # its outcome goes nowhere (UI thread)
+        self.slot: TaskSlot | None = None
 
     # ----- the core's Progress protocol, called from the worker thread
     def report(self, done: int, total: int) -> None:
@@ -58,38 +86,100 @@ class Job:
         return self._cancel.is_set()
 
     def cancel(self) -> None:
+        """Ask the function to stop at its next check (any thread)."""
         self._cancel.set()
 
     def run(self) -> None:
         fn, self._fn = self._fn, None  # the worker drops its closure before reporting
         assert fn is not None, "a job runs once"
+        if self._cancel.is_set():  # cancelled while it waited for a thread
+            self._signals.cancelled.emit(self)
+            return
         try:
             result = fn(self)
         except Cancelled:
             self._signals.cancelled.emit(self)
         except BaseException as err:  # delivered to on_error on the UI thread
             self._signals.failed.emit(self, err)
-        else:
-            if self._cancel.is_set():
-                self._signals.cancelled.emit(self)
-            else:
-                self._signals.finished.emit(self, result)
+        else:  # also when cancelled meanwhile: the work is done, its owner hears of it
+            self._signals.finished.emit(self, result)
+
+    def __repr__(self) -> str:
+        return f"<Job of {self.owner!r}{' cancelled' if self.cancelled() else ''}>"
 
 
-@dataclass
-class _Callbacks:
-    on_done: Callable[[Any], None]
-    on_error: Callable[[BaseException], None] | None
-    on_progress: Callable[[int, int], None] | None
-    on_stopped: Callable[[Job], None] | None
+class TaskSlot:
+    """One owner's place to run work: at most one current job, see the module docstring.
+
+    Made by :meth:`TaskRunner.slot`; ``owner`` is only a label for debugging.
+    """
+
+    def __init__(self, runner: TaskRunner, owner: str) -> None:
+        self.owner = owner
+        self._runner = runner
+        self._job: Job | None = None
+
+    def submit(
+        self,
+        fn: TaskFn,
+        on_done: Callable[[Any], None],
+        on_error: Callable[[BaseException], None] | None = None,
+        *,
+        on_progress: Callable[[int, int], None] | None = None,
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Job:
+        """Run ``fn(progress)`` in the pool; this slot's earlier job is superseded."""
+        return self._start(fn, _Callbacks(on_done, on_error, on_progress, on_cancelled))
+
+    @property
+    def running(self) -> bool:
+        """True until the current job has reported (a cancelled one too: it may yet
+        report a result)."""
+        return self._job is not None
+
+    @property
+    def job(self) -> Job | None:
+        """The job whose outcome this slot will report, if any."""
+        return self._job
+
+    def cancel(self) -> None:
+        """Ask the current job to stop; it still reports how it ended."""
+        if self._job is not None:
+            self._job.cancel()
+
+    def drop(self) -> None:
+        """Cancel the current job and drop its outcome, as a new submit would: for an
+        owner whose new state needs no work (a pane shown a scope instead of a tensor)."""
+        self._abandon()
+
+    def _start(self, fn: TaskFn, callbacks: _Callbacks) -> Job:
+        self._abandon()
+        job = self._runner._start(self.owner, fn, callbacks)
+        job.slot = self
+        self._job = job
+        return job
+
+    def _abandon(self) -> None:
+        """Cancel the current job and drop its outcome: nobody hears of it again."""
+        job, self._job = self._job, None
+        if job is not None:
+            job.cancel()
+            job.superseded = True
+
+    def _ended(self, job: Job) -> None:
+        if self._job is job:
+            self._job = None
+
+    def __repr__(self) -> str:
+        return f"<TaskSlot {self.owner!r}{' running' if self.running else ''}>"
 
 
 class TaskRunner(QObject):
-    """Runs keyed tasks; see the module docstring."""
+    """The window's pool of worker threads; owners run work through its slots."""
 
     busy_changed = Signal(bool)
-    task_progress = Signal(str, int, int)  # key, done, total
-    task_failed = Signal(str, object)  # key, exception (when a task has no on_error)
+    task_progress = Signal(str, int, int)  # owner, done, total (of current jobs only)
+    task_failed = Signal(str, object)  # owner, exception (when a task has no on_error)
 
     def __init__(self, parent: QObject | None = None, threads: int = 4) -> None:
         super().__init__(parent)
@@ -100,9 +190,33 @@ class TaskRunner(QObject):
         self._signals.failed.connect(self._failed)
         self._signals.cancelled.connect(self._cancelled)
         self._signals.progressed.connect(self._progressed)
-        self._current: dict[str, Job] = {}
-        self._jobs: dict[Job, _Callbacks] = {}  # keeps jobs and their signals alive
+        self._jobs: set[Job] = set()  # every job whose worker has not reported yet
+        self._busy = False  # as last announced by busy_changed
+        self._keyed: dict[str, TaskSlot] = {}
 
+    def slot(self, owner: str) -> TaskSlot:
+        """A new slot; ``owner`` (e.g. "histogram pane") is only a label."""
+        return TaskSlot(self, owner)
+
+    @property
+    def busy(self) -> bool:
+        """True while any worker of this runner has not reported (superseded ones too)."""
+        return bool(self._jobs)
+
+    def shutdown(self, msecs: int = 30000) -> bool:
+        """Cancel every job and wait for the threads; True when all have stopped.
+
+        Outcomes that arrive afterwards are dropped: the owners are going away.
+        """
+        for job in self._jobs:
+            job.cancel()
+        done = self.pool.waitForDone(msecs)
+        self._jobs.clear()  # late outcomes find no job to report
+        self._announce_busy()
+        return bool(done)
+
+    # ----- the keyed API the dialogs used before slots
+    # Kept only until gui/dialogs/convert.py and writemodel.py have moved to slots; then removed.
     def submit(
         self,
         key: str,
@@ -113,91 +227,71 @@ class TaskRunner(QObject):
         on_progress: Callable[[int, int], None] | None = None,
         on_stopped: Callable[[Job], None] | None = None,
     ) -> Job:
-        """Run ``fn(progress)`` in the pool under ``key``, cancelling the key's previous task.
-
-        ``on_done``/``on_error``/``on_progress`` are called for the current task of the
-        key only; ``on_stopped(job)`` whenever the job ends, even cancelled or superseded
-        (for callers that must know when a cancelled worker has really stopped).
-        """
-        self.cancel(key)
-        job = Job(key, fn, self._signals)
-        was_busy = self.busy
-        self._current[key] = job
-        self._jobs[job] = _Callbacks(on_done, on_error, on_progress, on_stopped)
-        self.pool.start(job.run)
-        if not was_busy:
-            self.busy_changed.emit(True)
-        return job
-
-    @property
-    def busy(self) -> bool:
-        return bool(self._jobs)
-
-    def is_current(self, job: Job) -> bool:
-        return self._current.get(job.key) is job
+        """Run ``fn`` under ``key``; :meth:`cancel` of the key drops its outcome, but
+        ``on_stopped(job)`` is called whenever the job ends."""
+        slot = self._keyed.setdefault(key, self.slot(key))
+        return slot._start(fn, _Callbacks(on_done, on_error, on_progress, None, on_stopped))
 
     def running(self, key: str) -> bool:
-        return key in self._current
-
-    def running_keys(self, prefix: str = "") -> list[str]:
-        """Keys of the current tasks that start with ``prefix``."""
-        return [key for key in self._current if key.startswith(prefix)]
+        slot = self._keyed.get(key)
+        return slot is not None and slot.running
 
     def cancel(self, key: str) -> None:
-        job = self._current.pop(key, None)
-        if job is not None:
-            job.cancel()
+        slot = self._keyed.get(key)
+        if slot is not None:
+            slot._abandon()
 
-    def cancel_all(self) -> None:
-        for key in list(self._current):
-            self.cancel(key)
+    # ----- outcomes, on the UI thread
+    def _start(self, owner: str, fn: TaskFn, callbacks: _Callbacks) -> Job:
+        job = Job(owner, fn, self._signals, callbacks)
+        self._jobs.add(job)
+        self.pool.start(job.run)
+        self._announce_busy()
+        return job
 
-    def shutdown(self, msecs: int = 30000) -> bool:
-        """Cancel every task and wait for the threads; True when all have stopped."""
-        self.cancel_all()
-        done = self.pool.waitForDone(msecs)
-        self._jobs.clear()
-        return bool(done)
+    def _announce_busy(self) -> None:
+        if self.busy != self._busy:
+            self._busy = self.busy
+            self.busy_changed.emit(self._busy)
 
-    # ----- results, on the UI thread
-    def _retire(self, job: Job) -> tuple[_Callbacks | None, bool]:
-        """Forget ``job``: (its callbacks, whether it was the current task of its key)."""
-        callbacks = self._jobs.pop(job, None)
-        current = self._current.get(job.key) is job
-        if current:
-            del self._current[job.key]
-        if not self._jobs:
-            self.busy_changed.emit(False)
-        return callbacks, current
+    def _settle(self, job: Job, report: Callable[[_Callbacks], None]) -> None:
+        """Forget ``job``, then report its outcome unless it was superseded."""
+        if job not in self._jobs:
+            return  # dropped by shutdown()
+        self._jobs.discard(job)
+        if job.slot is not None:
+            job.slot._ended(job)
+        callbacks = job.callbacks
+        try:
+            if not job.superseded:
+                report(callbacks)
+        finally:
+            if callbacks.on_stopped is not None:
+                callbacks.on_stopped(job)
+            self._announce_busy()
 
     def _finished(self, job: Job, result: object) -> None:
-        callbacks, current = self._retire(job)
-        if callbacks is not None and current:
-            callbacks.on_done(result)
-        self._stopped(callbacks, job)
+        self._settle(job, lambda callbacks: callbacks.on_done(result))
 
     def _failed(self, job: Job, error: BaseException) -> None:
-        callbacks, current = self._retire(job)
-        if callbacks is not None and current:
+        def report(callbacks: _Callbacks) -> None:
             if callbacks.on_error is not None:
                 callbacks.on_error(error)
             else:
-                self.task_failed.emit(job.key, error)
-        self._stopped(callbacks, job)
+                self.task_failed.emit(job.owner, error)
+
+        self._settle(job, report)
 
     def _cancelled(self, job: Job) -> None:
-        callbacks, _current = self._retire(job)
-        self._stopped(callbacks, job)
+        def report(callbacks: _Callbacks) -> None:
+            if callbacks.on_cancelled is not None:
+                callbacks.on_cancelled()
 
-    @staticmethod
-    def _stopped(callbacks: _Callbacks | None, job: Job) -> None:
-        if callbacks is not None and callbacks.on_stopped is not None:
-            callbacks.on_stopped(job)
+        self._settle(job, report)
 
     def _progressed(self, job: Job, done: int, total: int) -> None:
-        if not self.is_current(job):
-            return
-        callbacks = self._jobs.get(job)
-        if callbacks is not None and callbacks.on_progress is not None:
-            callbacks.on_progress(done, total)
-        self.task_progress.emit(job.key, done, total)
+        if job.cancelled() or job not in self._jobs:
+            return  # superseded or stopping: its progress is nobody's concern
+        if job.callbacks.on_progress is not None:
+            job.callbacks.on_progress(done, total)
+        self.task_progress.emit(job.owner, done, total)

@@ -317,3 +317,39 @@ def test_menu_actions_open_their_dialogs_and_save_plots(
 
     window.close_file(root)
     assert window.roots == [] and window.stack.currentWidget() is window.welcome
+
+
+def test_selecting_a_tensor_on_the_compare_tab_leaves_a_running_comparison_alone(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Compare pane and File ▸ Compare with… once shared a task key: a click cancelled
+    the comparison, and the status bar said "Comparing…" with a spinning bar for ever."""
+    a = {"w": np.arange(6, dtype=np.float32), "b": np.ones(3, np.float32)}
+    save_state(tmp_path / "a.csv", a)
+    save_state(tmp_path / "b.csv", {**a, "w": a["w"] + np.float32(1)})
+    root = open_and_wait(qtbot, window, tmp_path / "a.csv")
+    window.set_tab("compare")
+    started, release = threading.Event(), threading.Event()
+    real_diff = fileactions.diff_states
+
+    def slow_diff(state_a: Any, state_b: Any, progress: Progress) -> Any:
+        started.set()
+        while not release.wait(0.005):  # a long comparison that honours cancellation
+            if progress.cancelled():
+                raise Cancelled
+        return real_diff(state_a, state_b, progress)
+
+    monkeypatch.setattr(fileactions, "diff_states", slow_diff)
+    fileactions.compare_with(window, str(tmp_path / "b.csv"))
+    assert started.wait(10)
+    other = root.find("b")
+    assert other is not None
+    window.select_node(other)
+    pane: Any = window.panes["compare"]
+    qtbot.waitUntil(lambda: pane.nodes == [other], timeout=WAIT)  # the pane saw the click
+    release.set()
+    qtbot.waitUntil(lambda: window.context.comparison is not None, timeout=10_000)
+    qtbot.waitUntil(lambda: not window.context.runner.busy, timeout=WAIT)
+    assert window.status_label.text().startswith("Compared with b.csv: ")
+    assert not window.progress.isVisible() and not window.cancel_button.isVisible()
+    qtbot.waitUntil(lambda: pane.summary.text().startswith("b: identical"), timeout=WAIT)

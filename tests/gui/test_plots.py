@@ -22,6 +22,7 @@ from csv_state_viewer.gui.context import Comparison, ViewerContext
 from csv_state_viewer.gui.panes.compare import NO_COMPARISON, ComparePane
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane
 from csv_state_viewer.gui.panes.histogram import MAX_OVERLAY, SCOPE_HINT, HistogramPane
+from csv_state_viewer.gui.tasks import TaskSlot
 
 from .conftest import SAMPLES
 
@@ -66,17 +67,17 @@ def steps(pane: HistogramPane | ComparePane) -> list[StepPatch]:
     return [p for p in ax.patches if isinstance(p, StepPatch)]
 
 
-def count_submits(monkeypatch: pytest.MonkeyPatch, context: ViewerContext) -> list[str]:
-    """Record the keys of tasks submitted from now on."""
-    keys: list[str] = []
-    submit = context.runner.submit
+def count_submits(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Record the owners of tasks submitted from now on, in any slot."""
+    owners: list[str] = []
+    submit = TaskSlot.submit
 
-    def counting(key: str, *args: Any, **kwargs: Any) -> Any:
-        keys.append(key)
-        return submit(key, *args, **kwargs)
+    def counting(slot: TaskSlot, *args: Any, **kwargs: Any) -> Any:
+        owners.append(slot.owner)
+        return submit(slot, *args, **kwargs)
 
-    monkeypatch.setattr(context.runner, "submit", counting)
-    return keys
+    monkeypatch.setattr(TaskSlot, "submit", counting)
+    return owners
 
 
 def finite_histogram(values: np.ndarray, edges: np.ndarray) -> np.ndarray:
@@ -187,7 +188,7 @@ def test_log_toggle_redraws_without_recomputing(
     pane.show_nodes([tensor(tree, SPECIAL)])
     wait_idle(qtbot, context)
     before = pane.histogram
-    keys = count_submits(monkeypatch, context)
+    keys = count_submits(monkeypatch)
     pane.log_check.setChecked(True)
     ax = pane.canvas.figure.axes[0]
     assert ax.get_yscale() == "log"
@@ -274,7 +275,7 @@ def test_heatmap_of_a_conv_kernel(
     assert pane.mode_combo.isVisibleTo(pane)
     assert [s.maximum() for s in pane.index_spins] == [conv.shape[0] - 1, conv.shape[1] - 1]
 
-    keys = count_submits(monkeypatch, context)
+    keys = count_submits(monkeypatch)
     pane.set_mode(SLICE)
     pane.index_spins[0].setValue(2)
     pane.index_spins[1].setValue(1)

@@ -13,8 +13,8 @@ class Pane(QWidget):
 
     The window calls :meth:`show_nodes` with the selected nodes (files, scopes or
     tensors, in selection order) when the pane is visible and the selection changed.
-    Slow work goes through ``context.runner`` under the pane's own key, so a new
-    selection cancels the old work and late results are discarded.
+    Slow work goes through the pane's own :attr:`slot`, so a new selection supersedes
+    the old work (its late result is dropped) and no other owner can cancel it.
     """
 
     title = ""
@@ -23,6 +23,7 @@ class Pane(QWidget):
         super().__init__(parent)
         self.context = context
         self.nodes: list[Node] = []
+        self.slot = context.runner.slot(f"{self.title or type(self).__name__} pane")
 
     def show_nodes(self, nodes: list[Node]) -> None:
         raise NotImplementedError

@@ -18,7 +18,6 @@ from csv_state_viewer.gui.panes.base import Pane
 from csv_state_viewer.gui.panes.histogram import plot_histogram, series_notes
 from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
-KEY = "compare"
 NO_COMPARISON = "Use File ▸ Compare with… to compare this state with another"
 STATUS_TEXT = {
     DiffStatus.IDENTICAL: "identical (same shape, dtype and bits)",
@@ -78,7 +77,7 @@ class ComparePane(Pane):
     # ------------------------------------------------------------------ public API
     def show_nodes(self, nodes: list[Node]) -> None:
         self.nodes = list(nodes)
-        self.context.runner.cancel(KEY)
+        self.slot.drop()
         self.histogram = self.diff = None
         self.summary.clear()
         comparison = self.context.comparison
@@ -132,7 +131,7 @@ class ComparePane(Pane):
             self.context.read_failed(node, error)
 
         self.canvas.show_message("Computing differences…")
-        context.runner.submit(KEY, work, self._done, failed)
+        self.slot.submit(work, self._done, failed)
 
     def _done(self, result: Histogram | str) -> None:
         if isinstance(result, str):

@@ -29,7 +29,6 @@ from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
 from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
-KEY = "heatmap"
 CMAP = "RdBu_r"
 MODE_LABELS = ((RESHAPE, "Reshape to 2-D"), (SLICE, "Slice"))
 
@@ -83,7 +82,7 @@ class HeatmapPane(Pane):
 
     def show_nodes(self, nodes: list[Node]) -> None:
         self.nodes = list(nodes)
-        self.context.runner.cancel(KEY)
+        self.slot.drop()
         self.node = next((n for n in self.nodes if n.kind == TENSOR), None)
         self.array = self.image_data = None
         self._set_controls(())
@@ -104,7 +103,7 @@ class HeatmapPane(Pane):
             self.context.read_failed(node, error)
 
         self.status.setText("Loading…")
-        self.context.runner.submit(KEY, work, self._loaded, failed, on_progress=self._progress)
+        self.slot.submit(work, self._loaded, failed, on_progress=self._progress)
 
     def save_plot(self, path: str | os.PathLike[str]) -> None:
         self.canvas.save(path)

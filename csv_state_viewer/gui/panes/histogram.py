@@ -18,7 +18,6 @@ from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
 from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
-KEY = "histogram"
 MAX_OVERLAY = 8
 MAX_BINS = 100_000
 SELECT_HINT = "Select one or more tensors"
@@ -151,7 +150,7 @@ class HistogramPane(Pane):
 
     # ---------------------------------------------------------------- computation
     def _compute(self) -> None:
-        self.context.runner.cancel(KEY)
+        self.slot.drop()
         self.histogram = None
         self._notes = []
         if not self.tensors:
@@ -176,7 +175,7 @@ class HistogramPane(Pane):
             return _Result(found, failures)
 
         self._set_status(["Loading…"])
-        self.context.runner.submit(KEY, work, self._done, self._failed, on_progress=self._progress)
+        self.slot.submit(work, self._done, self._failed, on_progress=self._progress)
 
     def _progress(self, done: int, total: int) -> None:
         self.status.setText(f"Loading… {100 * done // max(total, 1)}%")

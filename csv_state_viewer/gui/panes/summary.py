@@ -39,7 +39,6 @@ from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
 
-TASK = "summary"
 ERROR = "error"  # field_text key of the error shown instead of statistics
 NONE = "—"
 _RED = QColor("#c62828")
@@ -275,7 +274,7 @@ class SummaryPane(Pane):
     # ------------------------------------------------------------------ selection
     def show_nodes(self, nodes: list[Node]) -> None:
         self.nodes = list(nodes)
-        self.context.runner.cancel(TASK)
+        self.slot.drop()
         self.node = nodes[0] if nodes else None
         self._clear(self.properties)
         self._clear(self.statistics)
@@ -295,9 +294,9 @@ class SummaryPane(Pane):
             self._show_group(self.node)
 
     def cancel(self) -> None:
-        """Stop computing statistics."""
-        if self.context.runner.running(TASK):
-            self.context.runner.cancel(TASK)
+        """Stop computing statistics; whatever the worker still finds is not shown."""
+        if self.slot.running:
+            self.slot.drop()
             self._set_busy(None, "Statistics cancelled")
 
     # ------------------------------------------------------------------ tensors
@@ -320,8 +319,7 @@ class SummaryPane(Pane):
             self._tensor_done(node, cached)
             return
         self._set_busy(0, "Computing statistics…")
-        self.context.runner.submit(
-            TASK,
+        self.slot.submit(
             # the worker's function holds no widget: it may be released on the worker thread
             functools.partial(self.context.load_stats, node),
             on_done=lambda stats: self._tensor_done(node, stats),
@@ -349,8 +347,7 @@ class SummaryPane(Pane):
             self._group_done(node, Aggregate(combine(known), len(known), []))
             return
         self._set_busy(0, f"Computing statistics of {len(good):,} tensors…")
-        self.context.runner.submit(
-            TASK,
+        self.slot.submit(
             functools.partial(measure, self.context, good),
             on_done=lambda result: self._group_done(node, result),
             on_error=lambda error: self._failed(node, error),

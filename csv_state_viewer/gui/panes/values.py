@@ -68,7 +68,7 @@ class ValuesPane(Pane):
     # ------------------------------------------------------------------ selection
     def show_nodes(self, nodes: list[Node]) -> None:
         self.nodes = list(nodes)
-        self.context.runner.cancel("values")
+        self.slot.drop()
         node = nodes[0] if nodes else None
         self.node = node if node is not None and node.kind == TENSOR else None
         self.model.set_array(None)
@@ -83,8 +83,7 @@ class ValuesPane(Pane):
         target = self.node
         self._set_message(f"Loading {target.name}…")
 
-        self.context.runner.submit(
-            "values",
+        self.slot.submit(
             # the worker's function holds no widget: it may be released on the worker thread
             functools.partial(self.context.load_array, target),
             on_done=lambda array: self._loaded(target, array),

@@ -1,0 +1,123 @@
+"""The main window's status bar: the one place that knows what the window is doing.
+
+The window's operations (opening files, compare, save, export) each run in their own
+:class:`~csv_state_viewer.gui.tasks.TaskSlot` through :meth:`StatusProgress.run`. While
+any is in flight the progress bar and the Cancel button show; they hide when the last one
+has ended. Each operation's end sets the status text: what its ``on_done`` or ``on_error``
+returns, or "Cancelled". Cancel cancels every operation in flight; each still reports how
+it really ended (a save that finished before the cancel arrived says what it wrote).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from PySide6.QtCore import QObject
+from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
+
+from csv_state_viewer.gui.tasks import Job, TaskFn, TaskSlot
+
+CANCELLED = "Cancelled"
+STEPS = 1000  # resolution of the bar
+
+
+class StatusProgress(QObject):
+    """A status bar's text, progress bar and Cancel button, shared by the operations."""
+
+    def __init__(self, status_bar: QStatusBar, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.label = QLabel()
+        self.bar = QProgressBar()
+        self.bar.setMaximumWidth(220)
+        self.bar.setTextVisible(True)
+        self.cancel_button = QToolButton()
+        self.cancel_button.setText("Cancel")
+        self.cancel_button.clicked.connect(self.cancel)
+        status_bar.addWidget(self.label, 1)
+        status_bar.addPermanentWidget(self.bar)
+        status_bar.addPermanentWidget(self.cancel_button)
+        self.bar.hide()
+        self.cancel_button.hide()
+        self._done: dict[TaskSlot, float | None] = {}  # in flight: fraction done, if known
+
+    @property
+    def count(self) -> int:
+        """Operations in flight."""
+        return len(self._done)
+
+    def run(
+        self,
+        slot: TaskSlot,
+        text: str,
+        fn: TaskFn,
+        *,
+        on_done: Callable[[Any], str],
+        on_error: Callable[[BaseException], str],
+        on_cancelled: Callable[[], None] | None = None,
+    ) -> Job:
+        """Run ``fn`` in ``slot`` as one of the window's operations, saying ``text`` now.
+
+        ``on_done(result)`` and ``on_error(exception)`` return the status text to end with;
+        a cancelled operation ends with "Cancelled" (after ``on_cancelled()``, if given).
+        A new run in the same slot replaces the one before (it is still one operation).
+        """
+        self._done[slot] = None
+        self.label.setText(text)
+        self.cancel_button.setEnabled(True)
+        self._update()
+        return slot.submit(
+            fn,
+            lambda result: self._end(slot, lambda: on_done(result)),
+            lambda error: self._end(slot, lambda: on_error(error)),
+            on_progress=lambda done, total: self._progressed(slot, done, total),
+            on_cancelled=lambda: self._end(slot, lambda: _cancelled(on_cancelled)),
+        )
+
+    def cancel(self) -> None:
+        """Cancel every operation in flight; each ends when its worker has stopped."""
+        for slot in self._done:
+            slot.cancel()
+        if self._done:
+            self.label.setText("Cancelling…")
+            self.cancel_button.setEnabled(False)
+
+    def set_text(self, text: str) -> None:
+        self.label.setText(text)
+
+    def _end(self, slot: TaskSlot, final: Callable[[], str]) -> None:
+        text = None
+        try:
+            text = final()
+        finally:  # an operation whose callback failed has still ended
+            self._done.pop(slot, None)
+            if text is not None:
+                self.label.setText(text)
+            self._update()
+
+    def _progressed(self, slot: TaskSlot, done: int, total: int) -> None:
+        if slot in self._done and total > 0:
+            self._done[slot] = min(done / total, 1.0)
+            self._update()
+
+    def _update(self) -> None:
+        """Show the mean progress of the operations in flight, or hide when there are none."""
+        if not self._done:
+            self.bar.hide()
+            self.cancel_button.hide()
+            self.cancel_button.setEnabled(True)
+            return
+        known = [fraction for fraction in self._done.values() if fraction is not None]
+        if known:
+            self.bar.setRange(0, STEPS)
+            self.bar.setValue(int(STEPS * sum(known) / len(self._done)))
+        else:
+            self.bar.setRange(0, 0)  # busy until the first report
+        self.bar.show()
+        self.cancel_button.show()
+
+
+def _cancelled(then: Callable[[], None] | None) -> str:
+    if then is not None:
+        then()
+    return CANCELLED
