@@ -412,3 +412,29 @@ def test_save_plot_formats(
     with pytest.raises(StateWriteError):
         pane.save_plot(tmp_path / "missing" / "plot.png")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
+
+
+@pytest.mark.parametrize("suffix", [".svg", ".pdf"])
+def test_histogram_follows_the_selection_after_saving_a_vector_plot(
+    qtbot: QtBot, context: ViewerContext, tree: Node, tmp_path: Path, suffix: str
+) -> None:
+    """Matplotlib's Qt canvas marks a draw pending after saving and waits for a paint
+    event; SVG and PDF saves cause none, so every later draw request was ignored."""
+    pane = histogram_pane(qtbot, context)
+    pane.show()
+    qtbot.waitExposed(pane)
+    drawn: list[str] = []  # the title of each figure really drawn on screen
+
+    def on_draw(_event: object) -> None:
+        axes = pane.canvas.figure.axes
+        drawn.append(axes[0].get_title() if axes else "")
+
+    pane.canvas.canvas.mpl_connect("draw_event", on_draw)
+    pane.show_nodes([tensor(tree, KERNEL)])
+    wait_idle(qtbot, context)
+    qtbot.waitUntil(lambda: drawn[-1:] == [KERNEL])
+    pane.save_plot(tmp_path / f"plot{suffix}")
+    # a tensor with as many status lines: a taller label would resize and so repaint
+    pane.show_nodes([tensor(tree, SLOT)])
+    wait_idle(qtbot, context)
+    qtbot.waitUntil(lambda: drawn[-1:] == [SLOT], timeout=3000)

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
+
 from PySide6.QtWidgets import QWidget
 
 from csv_state_viewer.core.analysis.tree import Node
 from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
 
 class Pane(QWidget):
@@ -27,3 +30,17 @@ class Pane(QWidget):
 
     def show_nodes(self, nodes: list[Node]) -> None:
         raise NotImplementedError
+
+
+def save_canvas(canvas: PlotCanvas, path: str | os.PathLike[str]) -> None:
+    """Save the plot of ``canvas`` and keep the canvas drawing what panes request.
+
+    Matplotlib's Qt canvas marks a draw pending after any save and leaves that draw to the
+    next paint event; saving PNG repaints, but SVG and PDF do not, and while the mark stands
+    every ``draw_idle`` is ignored: the pane stopped following the selection until a tab
+    change repainted it. Asking for a repaint lets the pending draw happen.
+    """
+    try:
+        canvas.save(path)
+    finally:
+        canvas.canvas.update()

@@ -26,7 +26,7 @@ from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
-from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.panes.base import Pane, save_canvas
 from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
 CMAP = "RdBu_r"
@@ -106,7 +106,7 @@ class HeatmapPane(Pane):
         self.slot.submit(work, self._loaded, failed, on_progress=self._progress)
 
     def save_plot(self, path: str | os.PathLike[str]) -> None:
-        self.canvas.save(path)
+        save_canvas(self.canvas, path)
 
     # ------------------------------------------------------------------- loading
     def _progress(self, done: int, total: int) -> None:

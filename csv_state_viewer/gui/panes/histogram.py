@@ -15,7 +15,7 @@ from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
-from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.panes.base import Pane, save_canvas
 from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
 MAX_OVERLAY = 8
@@ -146,7 +146,7 @@ class HistogramPane(Pane):
         self._compute()
 
     def save_plot(self, path: str | os.PathLike[str]) -> None:
-        self.canvas.save(path)
+        save_canvas(self.canvas, path)
 
     # ---------------------------------------------------------------- computation
     def _compute(self) -> None:
