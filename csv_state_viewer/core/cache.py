@@ -23,6 +23,7 @@ class TensorCache:
     def __init__(self, max_bytes: int = 1 << 30) -> None:
         self.max_bytes = max_bytes
         self._arrays: OrderedDict[Key, np.ndarray] = OrderedDict()
+        self._nbytes = 0  # of the arrays held: summing them per insert was quadratic
         self._stats: dict[Key, TensorStats] = {}
         self._states: dict[Key, State] = {}  # keeps id() keys unique while cached
         self._lock = threading.Lock()
@@ -45,7 +46,11 @@ class TensorCache:
             array = state.read(entry, progress)
             array.flags.writeable = False
             with self._lock:
+                replaced = self._arrays.pop(key, None)  # decoded twice across a forget()
+                if replaced is not None:
+                    self._nbytes -= replaced.nbytes
                 self._arrays[key] = array
+                self._nbytes += array.nbytes
                 self._states[key] = state
                 self._evict()
             return array
@@ -71,15 +76,16 @@ class TensorCache:
         """Drop everything of ``state`` (call when it is closed)."""
         with self._lock:
             for key in [k for k, s in self._states.items() if s is state]:
-                self._arrays.pop(key, None)
+                array = self._arrays.pop(key, None)
+                if array is not None:
+                    self._nbytes -= array.nbytes
                 self._stats.pop(key, None)
                 self._states.pop(key, None)
                 self._key_locks.pop(key, None)
 
     def _evict(self) -> None:
-        total = sum(a.nbytes for a in self._arrays.values())
-        while total > self.max_bytes and len(self._arrays) > 1:
+        while self._nbytes > self.max_bytes and len(self._arrays) > 1:
             key, array = self._arrays.popitem(last=False)
-            total -= array.nbytes
+            self._nbytes -= array.nbytes
             if key not in self._stats:
                 self._states.pop(key, None)
