@@ -154,10 +154,8 @@ class TaskSlot:
 
     def _start(self, fn: TaskFn, callbacks: _Callbacks) -> Job:
         self._abandon()
-        job = self._runner._start(self.owner, fn, callbacks)
-        job.slot = self
-        self._job = job
-        return job
+        self._job = self._runner._start(self.owner, fn, callbacks, self)
+        return self._job
 
     def _abandon(self) -> None:
         """Cancel the current job and drop its outcome: nobody hears of it again."""
@@ -242,8 +240,9 @@ class TaskRunner(QObject):
             slot._abandon()
 
     # ----- outcomes, on the UI thread
-    def _start(self, owner: str, fn: TaskFn, callbacks: _Callbacks) -> Job:
+    def _start(self, owner: str, fn: TaskFn, callbacks: _Callbacks, slot: TaskSlot) -> Job:
         job = Job(owner, fn, self._signals, callbacks)
+        job.slot = slot
         self._jobs.add(job)
         self.pool.start(job.run)
         self._announce_busy()
