@@ -8,7 +8,7 @@ import sys
 
 from csv_state_viewer.cli.output import shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
-from csv_state_viewer.ops.compare import compare_with
+from csv_state_viewer.ops.compare import compare
 from csv_state_viewer.ops.opening import open_state
 
 _LABELS = {DiffStatus.ONLY_IN_A: "only in A", DiffStatus.ONLY_IN_B: "only in B"}
@@ -82,7 +82,7 @@ def as_table(result: StateDiff) -> str:
 
 def run(args: argparse.Namespace) -> int:
     with open_state(args.a) as a:
-        compared = compare_with(a, args.b)
+        compared = compare(a, args.b)
         compared.other.close()
     result = compared.diff
     if args.json:

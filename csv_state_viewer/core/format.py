@@ -90,8 +90,8 @@ class Format:
         if self.save is None:
             return []
         extension = self.default_extension
-        if self.writes_prefix and extension and not extension.startswith(".ckpt"):
-            extension = ""  # a prefix gets no suffix that would read as another format
+        if self.writes_prefix:  # a prefix's own suffix (".ckpt"), never its marker (".index")
+            extension = next((e for e in self.extensions if e != self.marker_suffix), "")
         variants = self.variants or ((self.display_name, {}),)
         return [
             WriteChoice(self.name, label, extension, dict(options), self.needs_model)

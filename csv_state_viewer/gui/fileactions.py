@@ -12,15 +12,14 @@ import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from csv_state_viewer.core.analysis.diff import StateDiff, diff_states
-from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.format import WriteChoice
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.registry import format_named
 from csv_state_viewer.core.state import State
-from csv_state_viewer.gui import tfready
 from csv_state_viewer.gui.context import Comparison
 from csv_state_viewer.gui.errors import show_error
+from csv_state_viewer.ops.compare import Compared, compare
+from csv_state_viewer.ops.convert import Converted, ConvertOptions, convert
 
 if TYPE_CHECKING:
     from csv_state_viewer.core.analysis.tree import Node
@@ -33,9 +32,6 @@ def _run(
     what: str,
     fn: Callable[[Progress], Any],
     done: Callable[[Any], str],
-    *,
-    reads: tuple[str, ...] = (),
-    writes: tuple[str, ...] = (),
 ) -> None:
     """Run ``fn`` as the window's ``action``; ``done`` gives the final status text, errors
     become dialogs."""
@@ -44,7 +40,6 @@ def _run(
         window.error_boxes.append(show_error(window, f"{what} failed", error))
         return f"{what} failed"
 
-    tfready.prepare(read=reads, write=writes)
     window.status.run(window.action_slots[action], f"{what}…", fn, on_done=done, on_error=failed)
 
 
@@ -82,20 +77,23 @@ def _write(
     state = _source(window)
     if state is None:
         return
-    options = {**choice.options, **({"model": model} if model else {})}
+    options = ConvertOptions(
+        format_name=choice.format_name,
+        save_options=choice.options,
+        model=model,
+        overwrite=True,  # the file dialog has asked before replacing a file
+        skip_bad=True,
+    )
 
-    def work(progress: Progress) -> int:
-        return save_state(
-            path,
-            state,
-            progress=progress,
-            skip_bad=True,
-            options=options,
-            format_name=choice.format_name,
-        )
+    def work(progress: Progress) -> Converted:
+        return convert(state.path, path, options, progress)
 
-    wrote = lambda count: f"Wrote {count} tensors to {path}"  # noqa: E731
-    _run(window, action, what, work, wrote, writes=(path,))
+    def wrote(converted: Converted) -> str:
+        skipped = len(converted.skipped)
+        note = f" ({skipped} bad row{'s' * (skipped != 1)} left out)" if skipped else ""
+        return f"Wrote {converted.written} tensors to {path}{note}"
+
+    _run(window, action, what, work, wrote)
 
 
 def compare_with(window: MainWindow, path: str) -> None:
@@ -105,19 +103,15 @@ def compare_with(window: MainWindow, path: str) -> None:
         return
     state = root.state
 
-    def work(progress: Progress) -> tuple[State, StateDiff]:
-        other = open_state(path, progress)
-        try:
-            return other, diff_states(state, other, progress)
-        except BaseException:
-            other.close()
-            raise
+    def work(progress: Progress) -> Compared:
+        return compare(state, path, progress)
 
-    compared = lambda result: _compared(window, root, *result)  # noqa: E731
-    _run(window, "compare", "Comparing", work, compared, reads=(path,))
+    compared = lambda result: _compared(window, root, result)  # noqa: E731
+    _run(window, "compare", "Comparing", work, compared)
 
 
-def _compared(window: MainWindow, root: Node, other: State, result: StateDiff) -> str:
+def _compared(window: MainWindow, root: Node, compared: Compared) -> str:
+    other, result = compared.other, compared.diff
     name = os.path.basename(other.path)
     if root not in window.roots:  # closed while it was compared
         other.close()

@@ -28,12 +28,10 @@ from PySide6.QtWidgets import (
 )
 
 from csv_state_viewer.core.analysis.tree import FILE, Node
-from csv_state_viewer.core.state import State
-from csv_state_viewer.gui import menus, tfready
+from csv_state_viewer.gui import menus
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths
 from csv_state_viewer.gui.errors import show_error
-from csv_state_viewer.gui.loading import open_tree
 from csv_state_viewer.gui.panes.base import Pane
 from csv_state_viewer.gui.panes.compare import ComparePane
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane
@@ -54,6 +52,7 @@ from csv_state_viewer.gui.treemodel import (
     TensorTreeModel,
 )
 from csv_state_viewer.gui.welcome import WelcomeView
+from csv_state_viewer.ops.opening import Opened, open_for_viewing
 
 
 class MainWindow(QMainWindow):
@@ -167,11 +166,10 @@ class MainWindow(QMainWindow):
             return
         name = os.path.basename(path.rstrip("/\\"))
         slot = self._opening[path] = self.context.runner.slot(f"window: open {name}")
-        tfready.prepare(read=[path])
         self.status.run(
             slot,
             f"Opening {name}…",
-            lambda progress: open_tree(path, progress),
+            lambda progress: open_for_viewing(path, progress),
             on_done=lambda result: self._opened(path, result),
             on_error=lambda error: self._open_failed(path, error),
             on_cancelled=lambda: self._forget_opening(path),
@@ -180,9 +178,9 @@ class MainWindow(QMainWindow):
     def _forget_opening(self, path: str) -> None:
         del self._opening[path]
 
-    def _opened(self, path: str, result: tuple[State, Node]) -> str:
+    def _opened(self, path: str, opened: Opened) -> str:
         self._forget_opening(path)
-        state, root = result
+        state, root = opened.state, opened.root
         self.model.add_root(root)
         self.stack.setCurrentWidget(self.splitter)
         self.settings.add_recent(path)

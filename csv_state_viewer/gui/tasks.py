@@ -54,7 +54,6 @@ class _Callbacks:
     on_error: Callable[[BaseException], None] | None = None
     on_progress: Callable[[int, int], None] | None = None
     on_cancelled: Callable[[], None] | None = None
-    on_stopped: Callable[[Job], None] | None = None  # the keyed API's; see TaskRunner.submit
 
 
 class Job:
@@ -190,7 +189,6 @@ class TaskRunner(QObject):
         self._signals.progressed.connect(self._progressed)
         self._jobs: set[Job] = set()  # every job whose worker has not reported yet
         self._busy = False  # as last announced by busy_changed
-        self._keyed: dict[str, TaskSlot] = {}
 
     def slot(self, owner: str) -> TaskSlot:
         """A new slot; ``owner`` (e.g. "histogram pane") is only a label."""
@@ -212,32 +210,6 @@ class TaskRunner(QObject):
         self._jobs.clear()  # late outcomes find no job to report
         self._announce_busy()
         return bool(done)
-
-    # ----- the keyed API the dialogs used before slots
-    # Kept only until gui/dialogs/convert.py and writemodel.py have moved to slots; then removed.
-    def submit(
-        self,
-        key: str,
-        fn: TaskFn,
-        on_done: Callable[[Any], None],
-        on_error: Callable[[BaseException], None] | None = None,
-        *,
-        on_progress: Callable[[int, int], None] | None = None,
-        on_stopped: Callable[[Job], None] | None = None,
-    ) -> Job:
-        """Run ``fn`` under ``key``; :meth:`cancel` of the key drops its outcome, but
-        ``on_stopped(job)`` is called whenever the job ends."""
-        slot = self._keyed.setdefault(key, self.slot(key))
-        return slot._start(fn, _Callbacks(on_done, on_error, on_progress, None, on_stopped))
-
-    def running(self, key: str) -> bool:
-        slot = self._keyed.get(key)
-        return slot is not None and slot.running
-
-    def cancel(self, key: str) -> None:
-        slot = self._keyed.get(key)
-        if slot is not None:
-            slot._abandon()
 
     # ----- outcomes, on the UI thread
     def _start(self, owner: str, fn: TaskFn, callbacks: _Callbacks, slot: TaskSlot) -> Job:
@@ -265,8 +237,6 @@ class TaskRunner(QObject):
             if not job.superseded:
                 report(callbacks)
         finally:
-            if callbacks.on_stopped is not None:
-                callbacks.on_stopped(job)
             self._announce_busy()
 
     def _finished(self, job: Job, result: object) -> None:

@@ -18,7 +18,7 @@ class Compared:
     diff: StateDiff
 
 
-def compare_with(state: State, other_path: str, progress: Progress = NO_PROGRESS) -> Compared:
+def compare(state: State, other_path: str, progress: Progress = NO_PROGRESS) -> Compared:
     """Open ``other_path`` (B) and compare ``state`` (A) with it."""
     other = open_state(other_path, Span(progress, 0, 100))
     try:

@@ -60,6 +60,14 @@ def model_destination(path: str) -> Format:
     return fmt
 
 
+def check_output(request: WriteRequest, output: str, *, overwrite: bool) -> Format:
+    """Refuse an ``output`` the model cannot be written to (a few ``stat`` calls: a dialog
+    may call it on the UI thread to answer at once); returns its format."""
+    fmt = model_destination(output)
+    check_destination(output, fmt, overwrite=overwrite, sources=(request.state, request.model))
+    return fmt
+
+
 def _isolate(request: WriteRequest) -> bool:
     return isolation.isolating(format_for_reading(request.model))
 
@@ -87,8 +95,7 @@ def write_into_model(
     Raises MappingError (with the report; nothing written) when the mapping has problems
     and ``allow_partial`` is false, StateWriteError for a refused destination.
     """
-    fmt = model_destination(output)
-    check_destination(output, fmt, overwrite=overwrite, sources=(request.state, request.model))
+    check_output(request, output, overwrite=overwrite)
     return isolation.run(
         _isolate(request),
         f"writing into {request.model}",

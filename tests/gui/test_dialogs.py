@@ -23,6 +23,7 @@ from csv_state_viewer.bridge.mapping import (
     plan,
 )
 from csv_state_viewer.core.api import load_state, open_state, save_state
+from csv_state_viewer.core.format import WriteChoice
 from csv_state_viewer.core.registry import format_for_writing
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
@@ -31,8 +32,8 @@ from csv_state_viewer.gui.dialogs.convert import (
     DONE,
     FAILED,
     NOT_CONVERTED,
+    STEPS,
     ConvertDialog,
-    FormatChoice,
     destination_for,
     format_choices,
     source_stem,
@@ -268,7 +269,7 @@ def test_a_model_that_is_not_there_is_an_error_not_a_crash(
     not_a_model.write_text("hello")
     dialog.model_edit.setText(str(not_a_model))
     dialog.check_mapping()
-    qtbot.waitUntil(lambda: "not a Keras .keras archive" in dialog.status_label.text())
+    qtbot.waitUntil(lambda: "is not a Keras 3 model archive" in dialog.status_label.text())
     assert not dialog.write_button.isEnabled()
 
 
@@ -280,10 +281,12 @@ def convert_dialog(qtbot: QtBot, context: ViewerContext) -> ConvertDialog:
     return dialog
 
 
-def choose(dialog: ConvertDialog, format_name: str, encoding: str = "text") -> FormatChoice:
+def choose(dialog: ConvertDialog, format_name: str, encoding: str = "text") -> WriteChoice:
     for index in range(dialog.format_combo.count()):
         choice = dialog.format_combo.itemData(index)
-        if choice.format_name == format_name and choice.encoding == encoding:
+        if choice.format_name == format_name and choice.options.get("encoding", encoding) == (
+            encoding
+        ):
             dialog.format_combo.setCurrentIndex(index)
             return choice
     raise AssertionError(f"no {format_name} in the format combo")
@@ -296,7 +299,7 @@ def run(qtbot: QtBot, dialog: ConvertDialog) -> None:
 
 def test_destination_names_follow_the_chosen_format() -> None:
     labels = [choice.label for choice in format_choices()]
-    assert labels[:2] == ["CSV (text)", "CSV (base64)"]
+    assert labels[:2] == ["CSV (decimal text)", "CSV (base64 of the bytes)"]
     assert not any("Keras" in label for label in labels)  # those need a model
     by_name = {c.format_name: c for c in format_choices()}
     assert source_stem("/a/state.csv.gz") == "state"
@@ -427,8 +430,8 @@ def test_cancel_stops_the_running_file_and_leaves_no_output(
 
     bar_values: list[int] = []
 
-    def cancel_once_writing(key: str, done: int, total: int) -> None:
-        if key == "convert" and done > total // 10 and not bar_values:  # into writing
+    def cancel_once_writing(row: int, done: int) -> None:
+        if row == 0 and done > STEPS // 10 and not bar_values:  # into writing
             bar = dialog.progress_bar(0)
             bar_values.append(bar.value() if bar is not None else -1)
             if how == "cancel":
@@ -436,7 +439,7 @@ def test_cancel_stops_the_running_file_and_leaves_no_output(
             else:
                 dialog.close()  # closing cancels too
 
-    context.runner.task_progress.connect(cancel_once_writing)
+    dialog.file_progressed.connect(cancel_once_writing)
     run(qtbot, dialog)
     assert bar_values[0] > 0  # the running row showed its progress
     assert [dialog.row_status(0), dialog.row_status(1)] == [CANCELLED, NOT_CONVERTED]

@@ -24,6 +24,7 @@ from csv_state_viewer.gui.app import _excepthook
 from csv_state_viewer.gui.mainwindow import MainWindow
 from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.treemodel import DIFFERENCE, NODE_ROLE
+from csv_state_viewer.ops import compare as compare_operation
 
 from .conftest import SAMPLES, drag_enter_event, drop_event
 
@@ -177,7 +178,7 @@ def test_cancelling_a_load_mid_way_leaves_nothing_open(
             threading.Event().wait(0.005)
         raise Cancelled
 
-    monkeypatch.setattr(mainwindow, "open_tree", slow_open)
+    monkeypatch.setattr(mainwindow, "open_for_viewing", slow_open)
     window.open_file(str(SAMPLES / "mlp_adam.csv"))
     assert started.wait(10)
     assert window.cancel_button.isVisible()
@@ -199,7 +200,7 @@ def test_closing_the_window_while_loading_waits_for_the_worker(
             threading.Event().wait(0.005)
         raise Cancelled
 
-    monkeypatch.setattr(mainwindow, "open_tree", slow_open)
+    monkeypatch.setattr(mainwindow, "open_for_viewing", slow_open)
     win = MainWindow(settings)
     qtbot.addWidget(win)
     win.show()
@@ -330,7 +331,7 @@ def test_selecting_a_tensor_on_the_compare_tab_leaves_a_running_comparison_alone
     root = open_and_wait(qtbot, window, tmp_path / "a.csv")
     window.set_tab("compare")
     started, release = threading.Event(), threading.Event()
-    real_diff = fileactions.diff_states
+    real_diff = compare_operation.diff_states
 
     def slow_diff(state_a: Any, state_b: Any, progress: Progress) -> Any:
         started.set()
@@ -339,7 +340,7 @@ def test_selecting_a_tensor_on_the_compare_tab_leaves_a_running_comparison_alone
                 raise Cancelled
         return real_diff(state_a, state_b, progress)
 
-    monkeypatch.setattr(fileactions, "diff_states", slow_diff)
+    monkeypatch.setattr(compare_operation, "diff_states", slow_diff)
     fileactions.compare_with(window, str(tmp_path / "b.csv"))
     assert started.wait(10)
     other = root.find("b")

@@ -238,26 +238,3 @@ def test_shutdown_cancels_and_waits_for_the_threads(qtbot: QtBot, runner: TaskRu
     assert not runner.busy
     qtbot.wait(50)  # the queued outcome arrives after shutdown: nobody hears of it
     assert heard.heard == []
-
-
-def test_the_keyed_api_drops_cancelled_results_but_says_when_they_stopped(
-    qtbot: QtBot, runner: TaskRunner
-) -> None:
-    release = threading.Event()
-    done: list[object] = []
-    stopped: list[object] = []
-    job = runner.submit(
-        "convert",
-        blocked(release, "old", honour_cancel=False),
-        done.append,
-        on_stopped=stopped.append,
-    )
-    assert runner.running("convert")
-    runner.cancel("convert")
-    assert not runner.running("convert")
-    release.set()
-    settle(qtbot, runner)
-    assert done == [] and stopped == [job]
-    runner.submit("convert", lambda progress: "new", done.append, on_stopped=stopped.append)
-    settle(qtbot, runner)
-    assert done == ["new"] and len(stopped) == 2

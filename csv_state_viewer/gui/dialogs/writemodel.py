@@ -31,7 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MappingReport
-from csv_state_viewer.core.errors import NotAStateError, StateWriteError
+from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
 from csv_state_viewer.core.registry import model_filter
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
@@ -40,6 +40,7 @@ from csv_state_viewer.gui.mappingmodel import MappingTableModel
 from csv_state_viewer.ops.writing import (
     WriteRequest,
     Written,
+    check_output,
     model_formats,
     plan_write,
     write_into_model,
@@ -324,6 +325,11 @@ class WriteModelDialog(QDialog):
             return
         output = os.path.abspath(os.path.expanduser(text))
         request, overwrite = self._request(settings), self.overwrite_check.isChecked()
+        try:
+            check_output(request, output, overwrite=overwrite)  # answered at once
+        except CsvStateError as err:
+            self._fail(err)
+            return
         self._set_busy(WRITING, f"Writing into {os.path.basename(output)}…")
         self._slot.submit(
             lambda progress: write_into_model(

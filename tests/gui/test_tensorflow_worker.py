@@ -1,0 +1,101 @@
+"""TensorFlow cannot take the viewer down: its formats open in the worker process, a crash
+there is one line in the viewer, every other open file stays, the next use starts anew."""
+
+from __future__ import annotations
+
+import importlib
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from pytestqt.qtbot import QtBot
+
+from csv_state_viewer.gui.mainwindow import MainWindow
+from csv_state_viewer.gui.settings import Settings
+from csv_state_viewer.ops.tfworker import shared_worker
+
+from .conftest import SAMPLES
+
+WAIT = 120_000
+TESTS = str(Path(__file__).resolve().parents[1])
+
+
+@pytest.fixture(scope="module")
+def hostile() -> Iterator[ModuleType]:
+    sys.path.append(TESTS)
+    try:
+        yield importlib.import_module("hostile")
+    finally:
+        sys.path.remove(TESTS)
+
+
+@pytest.fixture
+def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
+    window = MainWindow(settings)
+    qtbot.addWidget(window)
+    window.show()
+    yield window
+    window.shutdown()
+
+
+def open_and_wait(qtbot: QtBot, window: MainWindow, path: str) -> None:
+    before = len(window.roots)
+    window.open_file(path)
+    qtbot.waitUntil(lambda: len(window.roots) > before, timeout=WAIT)
+
+
+def test_a_crash_in_tensorflow_is_one_line_and_keeps_the_other_files(
+    qtbot: QtBot, window: MainWindow, hostile: ModuleType, tmp_path: Path
+) -> None:
+    open_and_wait(qtbot, window, str(SAMPLES / "mlp_adam.csv"))
+    open_and_wait(qtbot, window, str(SAMPLES / "mlp_adam.keras"))  # starts the worker
+    keras_root = window.roots[1]
+    first_pid = shared_worker().pid
+    assert first_pid is not None
+
+    bad = hostile.write_negative_dim_checkpoint(tmp_path) + ".index"
+    with qtbot.waitSignal(window.open_failed, timeout=WAIT) as failed:
+        window.open_file(bad)
+    path, message = failed.args
+    assert path == bad
+    assert message.startswith(f"the TensorFlow worker stopped (signal 6) while reading {bad}")
+    assert "\n" not in message
+    assert [root.label for root in window.roots] == ["mlp_adam.csv", "mlp_adam.keras"]
+
+    # the CSV never needed the worker; the .keras file reopens in a new worker on its next read
+    csv_state = window.roots[0].state
+    assert csv_state is not None
+    assert csv_state.read("sequential/dense/kernel").shape == (64, 128)
+    keras_state = keras_root.state
+    assert keras_state is not None
+    name = keras_state.names()[0]
+    assert keras_state.read(name).size > 0
+    assert shared_worker().pid not in (None, first_pid)
+
+    window.set_tab("histogram")  # the pane reads it through the new worker, on its thread
+    pane = window.panes["histogram"]
+    window.select_node(next(n for n in keras_root.tensors() if n.entry and n.entry.name == name))
+    qtbot.waitUntil(
+        lambda: pane.histogram is not None and [n.entry.name for n in pane.tensors] == [name],
+        timeout=WAIT,
+    )
+
+
+def test_the_viewer_process_never_imports_tensorflow(tmp_path: Path) -> None:
+    out = tmp_path / "shot.png"
+    code = (
+        "import sys; from csv_state_viewer.gui.app import main; "
+        f"rc = main([{str(SAMPLES / 'cnn_sgd.keras')!r}, '--screenshot', {str(out)!r}, "
+        "'--tab', 'histogram']); "
+        "print('tf' if 'tensorflow' in sys.modules or 'keras' in sys.modules else 'no-tf'); "
+        "sys.exit(rc)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [str(out), "no-tf"]
+    assert out.stat().st_size > 0
