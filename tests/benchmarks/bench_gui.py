@@ -297,17 +297,23 @@ def tensorflow_start_times() -> dict[str, float]:
     pane = window.panes["histogram"]
     wait_for(lambda: pane.histogram is not None and not window.context.runner.busy)
     drawn = time.perf_counter() - start
+    stall_open = heartbeat.longest_gap_ms(start)
+
+    # again with a worker that has not started: "Check mapping" as the first feature
+    shutdown_shared_worker()
     root = open_in(window, SAMPLE)
     assert root.state is not None
     dialog = WriteModelDialog(root.state, window.context, window)
     dialog.model_edit.setText(str(KERAS_SAMPLE))
     reports: list[Any] = []
     dialog.mapping_checked.connect(reports.append)
+    heartbeat = Heartbeat()
     checking = time.perf_counter()
     dialog.check_mapping()
     wait_for(lambda: bool(reports))
     checked = time.perf_counter() - checking
-    stall = heartbeat.longest_gap_ms(start)
+    stall_check = heartbeat.longest_gap_ms(checking)
+    assert reports[0].ok, "the sample maps onto its model"
     dialog.close()
     window.close()
     return {
@@ -315,7 +321,7 @@ def tensorflow_start_times() -> dict[str, float]:
         "tf_histogram_s": drawn,
         "tf_check_mapping_s": checked,
         "tf_in_process_read_s": float(baseline.stdout.split()[-1]),
-        "tf_stall_ms": stall,
+        "tf_stall_ms": max(stall_open, stall_check),
     }
 
 
@@ -361,7 +367,8 @@ def print_report(report: dict[str, Any]) -> list[str]:
         f"{r['tf_tree_shown_s']:.2f} s, its histogram drawn at {r['tf_histogram_s']:.2f} s "
         f"(TensorFlow in the same process, open + read: {r['tf_in_process_read_s']:.2f} s, "
         f"ratio {r['tf_histogram_s'] / r['tf_in_process_read_s']:.2f}x); Check mapping "
-        f"{r['tf_check_mapping_s']:.2f} s; longest event-loop stall {r['tf_stall_ms']:.0f} ms"
+        f"{r['tf_check_mapping_s']:.2f} s as the first feature; longest event-loop stall "
+        f"{r['tf_stall_ms']:.0f} ms"
     )
     checks = {
         "no stall > 100 ms while TensorFlow starts": r["tf_stall_ms"] < TARGETS["stall_ms"],
