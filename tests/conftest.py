@@ -30,3 +30,23 @@ def csv_state() -> CliRunner:
         return result
 
     return run
+
+
+class ProgressRecorder:
+    """A Progress that records every report and asks to stop after ``cancel_after`` of them."""
+
+    def __init__(self, cancel_after: int | None = None) -> None:
+        self.reports: list[tuple[int, int]] = []
+        self.cancel_after = cancel_after
+
+    def report(self, done: int, total: int) -> None:
+        self.reports.append((done, total))
+
+    def cancelled(self) -> bool:
+        return self.cancel_after is not None and len(self.reports) >= self.cancel_after
+
+
+@pytest.fixture
+def recorder() -> type[ProgressRecorder]:
+    """The :class:`ProgressRecorder` class, to make progress objects in a test."""
+    return ProgressRecorder

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from csv_state_viewer.core.progress import Progress
-from csv_state_viewer.core.state import State, TensorEntry
+from csv_state_viewer.core.state import State, TensorEntry, check_decoded
 
 
 @dataclass
@@ -61,12 +61,7 @@ class LazyState(State):
     def _decode(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
         if self._closed:
             raise ValueError("the state is closed")
-        array = np.asarray(self._loaders[id(entry)]())
-        if entry.shape is not None and array.shape != entry.shape:
-            raise ValueError(f"the data has shape {list(array.shape)}, not {list(entry.shape)}")
-        if entry.dtype is not None and array.dtype != entry.dtype:
-            raise ValueError(f"the data has dtype {array.dtype}, not {entry.dtype}")
-        return np.require(array, requirements="C")
+        return check_decoded(entry, self._loaders[id(entry)]())
 
     def close(self) -> None:
         if not self._closed:

@@ -180,3 +180,14 @@ class State(ABC):
                 self._problems.append(problem)
             if entry is not None:  # entries live as long as the state: their ids are keys
                 self._problem_of.setdefault(id(entry), problem)
+
+
+def check_decoded(entry: TensorEntry, data: object) -> np.ndarray:
+    """``data`` as a C-contiguous array, or ValueError when it is not what ``entry`` says
+    (for formats whose loaders come from elsewhere: a library, another process)."""
+    array = np.asarray(data)
+    if entry.shape is not None and array.shape != entry.shape:
+        raise ValueError(f"the data has shape {list(array.shape)}, not {list(entry.shape)}")
+    if entry.dtype is not None and array.dtype != entry.dtype:
+        raise ValueError(f"the data has dtype {array.dtype}, not {entry.dtype}")
+    return np.require(array, requirements="C")

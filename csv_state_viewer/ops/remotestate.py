@@ -19,7 +19,7 @@ import numpy as np
 from csv_state_viewer.core.dtypes import DtypeError, dtype_name, resolve_dtype
 from csv_state_viewer.core.errors import CsvStateError, NotAStateError, RowError
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
-from csv_state_viewer.core.state import State, TensorEntry
+from csv_state_viewer.core.state import State, TensorEntry, check_decoded
 
 if TYPE_CHECKING:
     from csv_state_viewer.ops.tfworker import TensorFlowWorker
@@ -60,11 +60,7 @@ class RemoteState(State):
         except StaleStateError:
             self._reopen(key, progress)
             array = self._read(self._current_key(), entry, progress)
-        if entry.shape is not None and array.shape != entry.shape:
-            raise ValueError(f"the data has shape {list(array.shape)}, not {list(entry.shape)}")
-        if entry.dtype is not None and array.dtype != entry.dtype:
-            raise ValueError(f"the data has dtype {array.dtype}, not {entry.dtype}")
-        return np.require(array, requirements="C")
+        return check_decoded(entry, array)
 
     def _current_key(self) -> str:
         with self._guard:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -44,6 +45,9 @@ JSON_KEYS = {
     "nan_mismatches",
     "message",
 }
+
+if TYPE_CHECKING:
+    from tests.conftest import ProgressRecorder
 
 
 def saved(path: Path, tensors: dict[str, np.ndarray], encoding: str = "text") -> Path:
@@ -327,26 +331,14 @@ def test_huge_values_do_not_overflow_the_norm(tmp_path: Path) -> None:
     assert t.rel_l2 == pytest.approx(1 / math.sqrt(2), rel=1e-12)
 
 
-class Recorder:
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.reports: list[tuple[int, int]] = []
-        self.cancel_after = cancel_after
-
-    def report(self, done: int, total: int) -> None:
-        self.reports.append((done, total))
-
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.reports) >= self.cancel_after
-
-
-def test_progress_per_tensor_and_cancel(tmp_path: Path) -> None:
+def test_progress_per_tensor_and_cancel(tmp_path: Path, recorder: type[ProgressRecorder]) -> None:
     a = saved(tmp_path / "a.csv", {"x": np.ones(2), "y": np.ones(2), "z": np.ones(2)})
     b = saved(tmp_path / "b.csv", {"x": np.ones(2), "w": np.ones(2)})
     with open_state(a) as state_a, open_state(b) as state_b:
-        recorder = Recorder()
-        diff_states(state_a, state_b, recorder)
-        assert recorder.reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
-        stopping = Recorder(cancel_after=2)
+        progress = recorder()
+        diff_states(state_a, state_b, progress)
+        assert progress.reports == [(1, 4), (2, 4), (3, 4), (4, 4)]
+        stopping = recorder(cancel_after=2)
         with pytest.raises(Cancelled):
             diff_states(state_a, state_b, stopping)
         assert stopping.reports == [(1, 4), (2, 4)]

@@ -9,9 +9,11 @@ import numpy as np
 import pytest
 from PySide6.QtCore import QMimeData, QPointF, QSettings, Qt, QThreadPool
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
+from pytestqt.qtbot import QtBot
 
 from csv_state_viewer.core.api import save_state
 from csv_state_viewer.gui.context import ViewerContext
+from csv_state_viewer.gui.mainwindow import MainWindow
 from csv_state_viewer.gui.settings import Settings
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
@@ -41,6 +43,17 @@ def context(qapp: object, settings: Settings) -> Iterator[ViewerContext]:
     yield ctx
     assert ctx.shutdown(), "a worker did not stop"
     assert ctx.runner.pool.activeThreadCount() == 0
+    assert QThreadPool.globalInstance().activeThreadCount() == 0
+
+
+@pytest.fixture
+def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
+    win = MainWindow(settings)
+    qtbot.addWidget(win)
+    win.show()
+    yield win
+    win.close()
+    assert win.context.runner.pool.activeThreadCount() == 0, "a worker outlived the window"
     assert QThreadPool.globalInstance().activeThreadCount() == 0
 
 

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from PySide6.QtCore import QMimeData, QPointF, Qt, QThreadPool, QUrl
+from PySide6.QtCore import QMimeData, QPointF, Qt, QUrl
 from PySide6.QtTest import QTest
 from PySide6.QtWidgets import QApplication, QMessageBox
 from pytestqt.qtbot import QtBot
@@ -29,17 +28,6 @@ from csv_state_viewer.ops import compare as compare_operation
 from .conftest import SAMPLES, drag_enter_event, drop_event
 
 WAIT = 20000
-
-
-@pytest.fixture
-def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
-    win = MainWindow(settings)
-    qtbot.addWidget(win)
-    win.show()
-    yield win
-    win.close()
-    assert win.context.runner.pool.activeThreadCount() == 0, "a worker outlived the window"
-    assert QThreadPool.globalInstance().activeThreadCount() == 0
 
 
 def open_and_wait(qtbot: QtBot, window: MainWindow, path: Path | str) -> Node:

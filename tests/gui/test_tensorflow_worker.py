@@ -14,7 +14,6 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from csv_state_viewer.gui.mainwindow import MainWindow
-from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.ops.tfworker import shared_worker
 
 from .conftest import SAMPLES
@@ -30,15 +29,6 @@ def hostile() -> Iterator[ModuleType]:
         yield importlib.import_module("hostile")
     finally:
         sys.path.remove(TESTS)
-
-
-@pytest.fixture
-def window(qtbot: QtBot, settings: Settings) -> Iterator[MainWindow]:
-    window = MainWindow(settings)
-    qtbot.addWidget(window)
-    window.show()
-    yield window
-    window.shutdown()
 
 
 def open_and_wait(qtbot: QtBot, window: MainWindow, path: str) -> None:

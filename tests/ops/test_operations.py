@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pytest
@@ -20,17 +21,8 @@ from csv_state_viewer.ops.writing import model_destination
 
 SAMPLES = Path(__file__).resolve().parents[2] / "resources" / "samples"
 
-
-class Recorder:
-    def __init__(self, cancel_after: int | None = None) -> None:
-        self.reports: list[tuple[int, int]] = []
-        self.cancel_after = cancel_after
-
-    def report(self, done: int, total: int) -> None:
-        self.reports.append((done, total))
-
-    def cancelled(self) -> bool:
-        return self.cancel_after is not None and len(self.reports) >= self.cancel_after
+if TYPE_CHECKING:
+    from tests.conftest import ProgressRecorder
 
 
 @pytest.fixture
@@ -42,9 +34,9 @@ def state(tmp_path: Path) -> Path:
 
 
 def test_convert_writes_every_tensor_bit_exact_and_reports_progress(
-    state: Path, tmp_path: Path
+    state: Path, tmp_path: Path, recorder: type[ProgressRecorder]
 ) -> None:
-    progress = Recorder()
+    progress = recorder()
     out = tmp_path / "s.npz"
     converted = convert(str(state), str(out), progress=progress)
     assert (converted.format_name, converted.written, converted.skipped) == ("npz", 8, ())
@@ -70,10 +62,12 @@ def test_convert_honours_the_chosen_write_choice(state: Path, tmp_path: Path) ->
     )
 
 
-def test_a_cancelled_convert_leaves_nothing(state: Path, tmp_path: Path) -> None:
+def test_a_cancelled_convert_leaves_nothing(
+    state: Path, tmp_path: Path, recorder: type[ProgressRecorder]
+) -> None:
     out = tmp_path / "c.csv"
     with pytest.raises(Cancelled):
-        convert(str(state), str(out), progress=Recorder(cancel_after=3))
+        convert(str(state), str(out), progress=recorder(cancel_after=3))
     assert sorted(os.listdir(tmp_path)) == ["s.csv"]
 
 
