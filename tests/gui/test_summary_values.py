@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import ml_dtypes
 import numpy as np
@@ -40,6 +41,10 @@ WAIT = 10_000  # ms; generous for slow CI machines, tests finish far sooner
 def small(small_state: Path) -> Iterator[State]:
     with open_state(small_state) as state:
         yield state
+
+
+if TYPE_CHECKING:
+    from tests.conftest import ProgressRecorder
 
 
 @pytest.fixture
@@ -415,33 +420,23 @@ def test_values_pane_hint_errors_and_quick_changes(
         assert values.model.array is None
 
 
-class Recorder:
-    """A Progress that records reports and cancels after ``stop_after`` of them."""
-
-    def __init__(self, stop_after: int | None = None) -> None:
-        self.reports: list[tuple[int, int]] = []
-        self.stop_after = stop_after
-
-    def report(self, done: int, total: int) -> None:
-        self.reports.append((done, total))
-
-    def cancelled(self) -> bool:
-        return self.stop_after is not None and len(self.reports) >= self.stop_after
-
-
 def test_aggregate_reports_progress_and_can_be_cancelled(
-    qtbot: QtBot, summary: SummaryPane, context: ViewerContext, small: State
+    qtbot: QtBot,
+    summary: SummaryPane,
+    context: ViewerContext,
+    small: State,
+    recorder: type[ProgressRecorder],
 ) -> None:
     root = build_tree(small)
     tensors = list(root.tensors())
-    progress = Recorder()
+    progress = recorder()
     result = measure(context, tensors, progress)
     assert result.measured == len(tensors) and not result.failed
     done = [d for d, _ in progress.reports]
     assert done == sorted(done) and progress.reports[-1][0] == progress.reports[-1][1]
 
     with pytest.raises(Cancelled):
-        measure(context, tensors, Recorder(stop_after=1))
+        measure(context, tensors, recorder(cancel_after=1))
 
     context.cache.forget(small)
     summary.show_nodes([root])
