@@ -63,11 +63,8 @@ def convert(
     check_destination(
         destination, fmt, overwrite=options.overwrite, sources=sources, produced=produced
     )
-    isolate = isolation.isolating(format_for_reading(source), fmt) or (
-        options.model is not None and isolation.isolating(fmt)
-    )
     return isolation.run(
-        isolate,
+        isolation.isolating(format_for_reading(source), fmt),
         f"converting {source}",
         "csv_state_viewer.ops.convert:convert_here",
         source,
