@@ -52,7 +52,7 @@ print(json.dumps(sorted(m for m in sys.modules if m.split(".")[0] in {HEAVY!r}))
 
 
 LINT_IMPORTS = Path(sys.executable).with_name("lint-imports")
-ROOT = PACKAGE.parent
+ROOT = Path(__file__).resolve().parents[1]  # the checkout: the package may be installed
 
 
 def _lint_copy(tmp_path: Path, module: str, line: str) -> subprocess.CompletedProcess[str]:
