@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
+from csv_state_viewer.cli.options import add_layout
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import write_choices
@@ -46,6 +47,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --model: load a model whose file carries code (Lambda layers)",
     )
+    add_layout(parser)
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out bad rows instead of refusing"
@@ -61,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         unsafe=args.unsafe,
         overwrite=args.force,
         skip_bad=args.skip_bad,
+        layout=args.layout,
     )
     try:
         converted = convert(args.src, args.dst, options)

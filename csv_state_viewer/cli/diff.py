@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 
+from csv_state_viewer.cli.options import add_layout
 from csv_state_viewer.cli.output import shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
 from csv_state_viewer.ops.compare import compare
@@ -28,6 +29,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("a", metavar="A", help="first state (.csv, .csv.gz, .npz, ...)")
     parser.add_argument("b", metavar="B", help="second state, compared with A")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    add_layout(parser)
     parser.set_defaults(run=run)
 
 
@@ -81,8 +83,8 @@ def as_table(result: StateDiff) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_state(args.a) as a:
-        compared = compare(a, args.b)
+    with open_state(args.a, layout=args.layout) as a:
+        compared = compare(a, args.b, layout=args.layout)
         compared.other.close()
     result = compared.diff
     if args.json:

@@ -19,14 +19,19 @@ from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors
 
 
-def open_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> State:
+def open_state(
+    path: str | os.PathLike[str], progress: Progress = NO_PROGRESS, layout: str | None = None
+) -> State:
     """Open a state lazily: every tensor is indexed, none is decoded.
+
+    ``layout`` names the format to read it with (``csv-state formats`` lists them) when
+    the content fits several; by default the format is recognised from the content.
 
     Raises :class:`~csv_state_viewer.NotAStateError` (one-line message) when the file is
     not a state at all; bad rows are listed in ``state.errors`` and the rest stays readable.
     """
     path = os.fspath(path)
-    fmt = format_for_reading(path)
+    fmt = format_for_reading(path, layout)
     assert fmt.open is not None
     return fmt.open(path, progress)
 

@@ -48,6 +48,7 @@ class Format:
     label: str = ""  # short name for menus and file dialogs; the description when empty
     variants: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (label, save options) choices
     fallback: bool = False  # unless its extension matches, tried last (CSV reads any text)
+    binary: bool = False  # its files are not text: text under its extension is not it
     needs_tensorflow: bool = False  # its reader or writer imports TensorFlow or Keras
     needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
     takes_model: bool = False  # writing can take a model (what `apply` may write to)

@@ -28,6 +28,7 @@ class LazyTensor:
     load: Callable[[], np.ndarray]
     metadata: dict[str, Any] = field(default_factory=dict)
     error: str | None = None  # a tensor that is listed but cannot be read
+    line: int | None = None  # where it starts in a text file (for FILE:LINE messages)
 
 
 class LazyState(State):
@@ -51,6 +52,7 @@ class LazyState(State):
                 shape=tensor.shape,
                 dtype=tensor.dtype,
                 encoding=None,
+                line=tensor.line,
                 metadata=dict(tensor.metadata),
                 error=tensor.error,
             )

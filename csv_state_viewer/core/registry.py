@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import importlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from csv_state_viewer.core.errors import NotAStateError, UnsupportedFormatError
@@ -30,6 +30,7 @@ __all__ = [
     "format_for_writing",
     "format_named",
     "formats",
+    "formats_for_reading",
     "model_filter",
     "open_filter",
     "register_format",
@@ -113,25 +114,44 @@ def _head(path: str) -> bytes:
         raise NotAStateError(path, err.strerror or str(err)) from None
 
 
-def format_for_reading(path: str) -> Format:
-    """The format that opens ``path``: the first whose sniff accepts it, by extension first."""
+def _sniffed(path: str) -> Iterator[Format]:
+    """The formats whose sniff accepts ``path``, best first (by extension, fallback last);
+    lazily, so finding the first never loads the readers of formats tried after it."""
     readable = [f for f in formats() if f.open is not None]
     if not os.path.exists(path):
         # A path that is not a file may still name a state (a checkpoint prefix).
-        for fmt in readable:
-            if fmt.sniff(path, b""):
-                return fmt
-        raise NotAStateError(path, "no such file or directory")
+        yield from (fmt for fmt in readable if fmt.sniff(path, b""))
+        return
     head = _head(path)
     by_extension = sorted(readable, key=lambda f: (not f.matches_extension(path), f.fallback))
-    claimed = [f for f in readable if f.matches_extension(path) and not f.fallback]
-    for fmt in by_extension:
-        if fmt.sniff(path, head):
-            if fmt.fallback and claimed:
-                # model.keras holding text: say what it is not, not what CSV misses.
-                kinds = " or ".join(f.description for f in claimed)
-                raise NotAStateError(path, f"its content is not a {kinds}")
-            return fmt
+    yield from (fmt for fmt in by_extension if fmt.sniff(path, head))
+
+
+def formats_for_reading(path: str) -> list[Format]:
+    """Every format that could read ``path``, best first: a viewer offers a choice when
+    more than one fits; :func:`format_for_reading` takes the first."""
+    return list(_sniffed(path))
+
+
+def format_for_reading(path: str, layout: str | None = None) -> Format:
+    """The format that opens ``path``: ``layout`` when given (a format name, for files that
+    several formats could read), else the first whose sniff accepts it, by extension first."""
+    if layout is not None:
+        chosen = format_named(layout)
+        if chosen.open is None:
+            raise UnsupportedFormatError(f"the {chosen.name} format cannot be read")
+        return chosen
+    readable = [f for f in formats() if f.open is not None]
+    fmt = next(_sniffed(path), None)
+    if fmt is None and not os.path.exists(path):
+        raise NotAStateError(path, "no such file or directory")
+    if fmt is not None:
+        claimed = [f for f in readable if f.matches_extension(path) and f.binary]
+        if fmt.fallback and claimed:
+            # model.keras holding text: say what it is not, not what CSV misses.
+            kinds = " or ".join(f.description for f in claimed)
+            raise NotAStateError(path, f"its content is not a {kinds}")
+        return fmt
     names = ", ".join(f.name for f in readable)
     raise NotAStateError(path, f"not a training state in any known format ({names})")
 

@@ -18,9 +18,14 @@ class Compared:
     diff: StateDiff
 
 
-def compare(state: State, other_path: str, progress: Progress = NO_PROGRESS) -> Compared:
-    """Open ``other_path`` (B) and compare ``state`` (A) with it."""
-    other = open_state(other_path, Span(progress, 0, 100))
+def compare(
+    state: State,
+    other_path: str,
+    progress: Progress = NO_PROGRESS,
+    layout: str | None = None,
+) -> Compared:
+    """Open ``other_path`` (B, as ``layout`` when given) and compare ``state`` (A) with it."""
+    other = open_state(other_path, Span(progress, 0, 100), layout)
     try:
         return Compared(other, diff_states(state, other, Span(progress, 100, 1000)))
     except BaseException:

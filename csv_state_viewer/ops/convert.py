@@ -24,6 +24,7 @@ class ConvertOptions:
     Keras or model-checkpoint destination is written into."""
 
     format_name: str | None = None
+    layout: str | None = None  # the source's format, when its content fits several
     save_options: Mapping[str, Any] = field(default_factory=dict)
     model: str | None = None
     match: str = "auto"
@@ -64,7 +65,7 @@ def convert(
         destination, fmt, overwrite=options.overwrite, sources=sources, produced=produced
     )
     return isolation.run(
-        isolation.isolating(format_for_reading(source), fmt),
+        isolation.isolating(format_for_reading(source, options.layout), fmt),
         f"converting {source}",
         "csv_state_viewer.ops.convert:convert_here",
         source,
@@ -80,7 +81,7 @@ def convert_here(
     """:func:`convert` in this process (the worker runs this for TensorFlow formats)."""
     fmt = format_named(options.format_name) if options.format_name else None
     fmt = fmt or format_for_writing(destination)
-    with api.open_state(source, Span(progress, 0, 100)) as state:
+    with api.open_state(source, Span(progress, 0, 100), options.layout) as state:
         if state.errors and not options.skip_bad:
             raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
         # options of other formats (the CLI's --encoding for an .npz) do not apply here

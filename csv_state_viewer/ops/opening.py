@@ -18,19 +18,20 @@ from csv_state_viewer.ops.isolation import isolating
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def open_state(path: str, progress: Progress = NO_PROGRESS) -> State:
+def open_state(path: str, progress: Progress = NO_PROGRESS, layout: str | None = None) -> State:
     """Open ``path`` lazily, as :func:`csv_state_viewer.open_state` does, but with
-    TensorFlow formats opened in the worker process (reads go there too)."""
+    TensorFlow formats opened in the worker process (reads go there too). ``layout``
+    names the format when the content fits several."""
     path = os.fspath(path)
-    fmt = format_for_reading(path)
+    fmt = format_for_reading(path, layout)
     if isolating(fmt):
         from csv_state_viewer.ops.tfworker import shared_worker
 
         return shared_worker().open_state(path, progress)
     if fmt.one_at_a_time:
         with _ONE_AT_A_TIME:
-            return api.open_state(path, progress)
-    return api.open_state(path, progress)
+            return api.open_state(path, progress, fmt.name)
+    return api.open_state(path, progress, fmt.name)
 
 
 @dataclass
@@ -41,8 +42,10 @@ class Opened:
     root: Node
 
 
-def open_for_viewing(path: str, progress: Progress = NO_PROGRESS) -> Opened:
-    state = open_state(path, progress)
+def open_for_viewing(
+    path: str, progress: Progress = NO_PROGRESS, layout: str | None = None
+) -> Opened:
+    state = open_state(path, progress, layout)
     try:
         return Opened(state, build_tree(state, os.path.basename(path.rstrip("/\\")) or path))
     except BaseException:

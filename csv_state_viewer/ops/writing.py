@@ -33,6 +33,7 @@ class WriteRequest:
     optimizer: bool = True
     allow_partial: bool = False
     unsafe: bool = False
+    layout: str | None = None  # the state's format, when its content fits several
 
 
 @dataclass(frozen=True)
@@ -112,7 +113,7 @@ def plan_here(request: WriteRequest, progress: Progress = NO_PROGRESS) -> Mappin
 
     model = load_model(request.model, safe_mode=not request.unsafe)
     check_cancelled(progress)
-    with api.open_state(request.state) as state:
+    with api.open_state(request.state, layout=request.layout) as state:
         return plan_apply(state, model, match=request.match, optimizer=request.optimizer)
 
 
@@ -124,7 +125,7 @@ def write_here(
     model = load_model(request.model, safe_mode=not request.unsafe)
     progress.report(100, 1000)
     check_cancelled(progress)
-    with api.open_state(request.state) as state:
+    with api.open_state(request.state, layout=request.layout) as state:
         report, files = apply_and_save(
             state,
             model,

@@ -183,6 +183,7 @@ FORMAT = Format(
     description="NumPy .npz archive of named arrays",
     label="NumPy archive",
     extensions=(".npz",),
+    binary=True,
     sniff=_sniff,
     open=open_npz_state,
     save=save_npz_state,
