@@ -162,6 +162,8 @@ def apply_state(
         check_cancelled(progress)
         assert row.state_name is not None and row.target is not None
         value = state.read(row.state_name)
+        if row.target_shape is not None and value.shape != row.target_shape:
+            value = value.reshape(row.target_shape)  # same size: a reshape the report shows
         target_dtype = resolve_dtype(row.target_dtype or str(value.dtype))
         values.append((variables[row.target], value.astype(target_dtype, copy=False)))
         progress.report(index + 1, 2 * len(rows))

@@ -21,6 +21,7 @@ ending in ``iteration``/``iterations``/``learning_rate``) to the scalar of that 
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -144,9 +145,16 @@ def _row(status: str, source: Slot | None, target: Slot | None, how: str = "") -
     )
 
 
-def _compare(source: Slot, target: Slot, how: str) -> MappingRow:
-    status = MATCHED if source.shape == target.shape else SHAPE_MISMATCH
-    return _row(status, source, target, how)
+def _compare(source: Slot, target: Slot, how: str, *, reshape: bool = False) -> MappingRow:
+    """Matched when the shapes agree; with ``reshape`` (matching by position, where the
+    user vouches for the architecture) also when only the element counts agree, which is
+    how layouts without shapes (one ``np.savetxt`` matrix per layer) store conv kernels."""
+    if source.shape == target.shape:
+        return _row(MATCHED, source, target, how)
+    if reshape and math.prod(source.shape) == math.prod(target.shape):
+        shapes = f"{list(source.shape)} -> {list(target.shape)}"
+        return _row(MATCHED, source, target, f"{how}, reshaped {shapes}")
+    return _row(SHAPE_MISMATCH, source, target, how)
 
 
 # ------------------------------------------------------------------- model weights
@@ -209,7 +217,7 @@ def _match_weights_by_order(
     rows: list[MappingRow] = []
     for source, target in zip(ordered, targets, strict=False):  # extras reported below
         pairs[source.name] = target
-        rows.append(_compare(source, target, "position"))
+        rows.append(_compare(source, target, "position", reshape=True))
     rows += [_row(UNUSED, s, None) for s in ordered[len(targets) :]]
     rows += [_row(MISSING, None, t) for t in targets[len(ordered) :]]
     return pairs, rows
@@ -279,6 +287,12 @@ def plan(
         pairs, rows = _match_weights_by_order(weights, model_weights, positional)
     else:
         pairs, rows = _match_weights_by_name(weights, model_weights)
+        related = any(_distance(s.name, t.name) is not None for s in weights for t in model_weights)
+        if match == "auto" and weights and not related:
+            # no name is even like a model's (a folder of dense_1.csv files): by position
+            mode = "order"
+            notes.append("no state name is a model variable's: matched by position")
+            pairs, rows = _match_weights_by_order(weights, model_weights, positional)
     if optimizer_variables is None:
         if slots:
             notes.append(f"{len(slots)} optimizer tensors in the state are not restored")

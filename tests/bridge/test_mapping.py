@@ -194,3 +194,25 @@ def test_exact_names_win_over_prefix_stripped_ones() -> None:
         "outer/dense/kernel": "outer/dense/kernel",
         "dense/kernel": "dense/kernel",
     }
+
+
+CONV = [Slot("cnn/conv/kernel", (3, 3, 1, 4), "float32"), Slot("cnn/conv/bias", (4,), "float32")]
+
+
+def test_names_unlike_any_variable_match_by_position_with_reshapes_reported() -> None:
+    """A folder of np.savetxt files: stems for names, conv kernels flattened to 2-D."""
+    state = [Slot("layer_0", (9, 4), "float32"), Slot("layer_1", (4,), "float32")]
+    report = plan(state, CONV, None)
+    assert report.match == "order" and report.ok
+    assert "matched by position" in report.notes[0]
+    kernel = report.rows[0]
+    assert (kernel.state_name, kernel.target) == ("layer_0", "cnn/conv/kernel")
+    assert kernel.how == "position, reshaped [9, 4] -> [3, 3, 1, 4]"
+    assert report.rows[1].how == "position"
+
+
+def test_a_reshape_needs_the_same_element_count_and_matching_by_position() -> None:
+    wrong_size = plan([Slot("layer_0", (8, 4), "float32"), Slot("b", (4,), "float32")], CONV, None)
+    assert wrong_size.rows[0].status == SHAPE_MISMATCH
+    by_name = plan([Slot("conv/kernel", (9, 4), "float32")], CONV, None, match="name")
+    assert by_name.rows[0].status == SHAPE_MISMATCH  # names never reshape

@@ -1,0 +1,71 @@
+"""A folder of per-tensor files (one ``np.savetxt`` matrix or ``.npy`` per layer) as a state.
+
+Tried after every other format, so checkpoint and SavedModel folders keep theirs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from csv_state_viewer.core.format import Format
+from csv_state_viewer.core.layouts.folderstate import FolderState, folder_files
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress
+from csv_state_viewer.core.state import State
+
+
+def _sniff(path: str, head: bytes) -> bool:
+    if not os.path.isdir(path):
+        return False
+    with os.scandir(path) as found:
+        return any(not e.name.startswith(".") for e in found)
+
+
+def _per_file_format(path: str) -> Format:
+    from csv_state_viewer.core.errors import NotAStateError
+    from csv_state_viewer.core.registry import format_for_reading
+
+    fmt = format_for_reading(path)
+    if fmt.needs_tensorflow:
+        raise NotAStateError(path, f"a {fmt.description}: open it on its own")
+    if fmt.name == FORMAT.name:
+        raise NotAStateError(path, "a folder inside the folder")
+    return fmt
+
+
+def _open_file(path: str, progress: Progress) -> tuple[Format, State]:
+    fmt = _per_file_format(path)
+    assert fmt.open is not None
+    return fmt, fmt.open(path, progress)
+
+
+def _extensions() -> list[str]:
+    from csv_state_viewer.core.registry import formats
+
+    return [ext for fmt in formats() for ext in fmt.extensions]
+
+
+def open_folder_state(path: str, progress: Progress = NO_PROGRESS) -> FolderState:
+    """Every file below ``path`` as one state (see :mod:`..layouts.folderstate`)."""
+    folder = path.rstrip("/\\") or path
+    files = folder_files(folder)
+    return FolderState(folder, files, _open_file, _extensions(), progress, base=folder)
+
+
+def open_files_state(paths: list[str], progress: Progress = NO_PROGRESS) -> FolderState:
+    """Several files chosen together as one state, each named by its file name's stem."""
+    common = os.path.commonpath([os.path.abspath(p) for p in paths]) if paths else ""
+    base = common if paths and all(os.path.dirname(os.path.abspath(p)) for p in paths) else None
+    if base is not None and os.path.isfile(base):
+        base = os.path.dirname(base)
+    return FolderState(base or ".", list(paths), _open_file, _extensions(), progress, base=base)
+
+
+FORMAT = Format(
+    name="folder",
+    description="folder of per-tensor files (one np.savetxt matrix, .npy or state per file)",
+    label="Folder of per-tensor files",
+    extensions=(),
+    sniff=_sniff,
+    open=open_folder_state,
+    fallback=True,
+)
