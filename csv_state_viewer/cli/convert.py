@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
-from csv_state_viewer.cli.options import add_layout
+from csv_state_viewer.cli.options import add_layout, add_like
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import write_choices
@@ -48,6 +48,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="with --model: load a model whose file carries code (Lambda layers)",
     )
     add_layout(parser)
+    add_like(parser)
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out bad rows instead of refusing"
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         overwrite=args.force,
         skip_bad=args.skip_bad,
         layout=args.layout,
+        like=args.like,
     )
     try:
         converted = convert(args.src, args.dst, options)

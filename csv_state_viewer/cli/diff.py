@@ -6,11 +6,10 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_layout
+from csv_state_viewer.cli.options import add_layout, add_like, open_input
 from csv_state_viewer.cli.output import shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
 from csv_state_viewer.ops.compare import compare
-from csv_state_viewer.ops.opening import open_state
 
 _LABELS = {DiffStatus.ONLY_IN_A: "only in A", DiffStatus.ONLY_IN_B: "only in B"}
 
@@ -30,6 +29,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("b", metavar="B", help="second state, compared with A")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_layout(parser)
+    add_like(parser)
     parser.set_defaults(run=run)
 
 
@@ -83,7 +83,7 @@ def as_table(result: StateDiff) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_state(args.a, layout=args.layout) as a:
+    with open_input(args.a, args) as a:
         compared = compare(a, args.b, layout=args.layout)
         compared.other.close()
     result = compared.diff

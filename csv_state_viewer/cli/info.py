@@ -6,10 +6,9 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_layout
+from csv_state_viewer.cli.options import add_layout, add_like, open_input
 from csv_state_viewer.cli.output import human_bytes, shape_text, table
 from csv_state_viewer.core.state import State
-from csv_state_viewer.ops.opening import open_state
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -21,6 +20,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("file", help="state file (.csv, .csv.gz, .npz, ...)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_layout(parser)
+    add_like(parser)
     parser.set_defaults(run=run)
 
 
@@ -74,7 +74,7 @@ def as_table(state: State) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_state(args.file, layout=args.layout) as state:
+    with open_input(args.file, args) as state:
         text = json.dumps(as_json(state), indent=2) if args.json else as_table(state)
     sys.stdout.write(text + "\n")
     return 0

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from csv_state_viewer.core.registry import formats
+from csv_state_viewer.core.state import State
+from csv_state_viewer.ops.opening import open_state
+from csv_state_viewer.ops.shapes import open_like
 
 
 def add_layout(parser: argparse.ArgumentParser) -> None:
@@ -17,3 +21,23 @@ def add_layout(parser: argparse.ArgumentParser) -> None:
         help="read the input as this format when its content fits several "
         f"({', '.join(names)}; see csv-state formats)",
     )
+
+
+def add_like(parser: argparse.ArgumentParser) -> None:
+    """``--like MODEL_OR_STATE``: take tensor shapes (and, for unnamed rows, names) from it."""
+    parser.add_argument(
+        "--like",
+        metavar="MODEL_OR_STATE",
+        help="give the input the weight shapes of this model or state, by order, where the "
+        "element counts agree (a folder of np.savetxt matrices, unnamed rows)",
+    )
+
+
+def open_input(path: str, args: argparse.Namespace) -> State:
+    """Open a command's input as ``--layout`` and ``--like`` say; notes go to stderr."""
+    like = getattr(args, "like", None)
+    layout = getattr(args, "layout", None)
+    state = open_like(path, like, layout=layout) if like else open_state(path, layout=layout)
+    for note in state.notes:
+        sys.stderr.write(f"{path}: {note}\n")
+    return state

@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from csv_state_viewer.cli.options import add_layout
-from csv_state_viewer.ops.opening import open_state
+from csv_state_viewer.cli.options import add_layout, add_like, open_input
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -20,11 +19,12 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", help="state file")
     add_layout(parser)
+    add_like(parser)
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_state(args.file, layout=args.layout) as state:
+    with open_input(args.file, args) as state:
         problems = state.validate()
         count = len(state.entries)
     for problem in problems:

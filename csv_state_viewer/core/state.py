@@ -62,6 +62,7 @@ class State(ABC):
         self._by_name: dict[str, TensorEntry] = {}
         for entry in entries:
             self._by_name.setdefault(entry.name, entry)
+        self.notes: list[str] = []  # what a reader decided that the user should know
         self._lock = threading.Lock()
         self._problem_of: dict[int, RowProblem] = {  # id(entry): its first problem
             id(entry): self._problem(entry, entry.error)

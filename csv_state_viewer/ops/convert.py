@@ -13,8 +13,10 @@ from csv_state_viewer.core.errors import BadRowsError, RowProblem
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
 from csv_state_viewer.core.registry import format_for_reading, format_for_writing, format_named
+from csv_state_viewer.core.state import State
 from csv_state_viewer.ops import isolation
 from csv_state_viewer.ops.destinations import check_destination
+from csv_state_viewer.ops.shapes import open_like
 
 
 @dataclass(frozen=True)
@@ -25,6 +27,7 @@ class ConvertOptions:
 
     format_name: str | None = None
     layout: str | None = None  # the source's format, when its content fits several
+    like: str | None = None  # a model or state whose weight shapes the source takes
     save_options: Mapping[str, Any] = field(default_factory=dict)
     model: str | None = None
     match: str = "auto"
@@ -81,7 +84,7 @@ def convert_here(
     """:func:`convert` in this process (the worker runs this for TensorFlow formats)."""
     fmt = format_named(options.format_name) if options.format_name else None
     fmt = fmt or format_for_writing(destination)
-    with api.open_state(source, Span(progress, 0, 100), options.layout) as state:
+    with _open_source(source, options, Span(progress, 0, 100)) as state:
         if state.errors and not options.skip_bad:
             raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
         # options of other formats (the CLI's --encoding for an .npz) do not apply here
@@ -100,3 +103,9 @@ def convert_here(
             format_name=fmt.name,
         )
         return Converted(os.fspath(source), destination, fmt.name, written, tuple(state.errors))
+
+
+def _open_source(source: str, options: ConvertOptions, progress: Progress) -> State:
+    if options.like:
+        return open_like(source, options.like, progress, options.layout)
+    return api.open_state(source, progress, options.layout)

@@ -16,8 +16,10 @@ from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span, check_cancelled
 from csv_state_viewer.core.registry import format_for_reading, format_for_writing, formats
+from csv_state_viewer.core.state import State
 from csv_state_viewer.ops import isolation
 from csv_state_viewer.ops.destinations import check_destination
+from csv_state_viewer.ops.shapes import open_like
 
 if TYPE_CHECKING:
     from csv_state_viewer.bridge.mapping import MappingReport
@@ -34,6 +36,7 @@ class WriteRequest:
     allow_partial: bool = False
     unsafe: bool = False
     layout: str | None = None  # the state's format, when its content fits several
+    like: str | None = None  # a model or state whose weight shapes the state takes
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def plan_here(request: WriteRequest, progress: Progress = NO_PROGRESS) -> Mappin
 
     model = load_model(request.model, safe_mode=not request.unsafe)
     check_cancelled(progress)
-    with api.open_state(request.state, layout=request.layout) as state:
+    with _open_state(request) as state:
         return plan_apply(state, model, match=request.match, optimizer=request.optimizer)
 
 
@@ -125,7 +128,7 @@ def write_here(
     model = load_model(request.model, safe_mode=not request.unsafe)
     progress.report(100, 1000)
     check_cancelled(progress)
-    with api.open_state(request.state, layout=request.layout) as state:
+    with _open_state(request) as state:
         report, files = apply_and_save(
             state,
             model,
@@ -137,3 +140,9 @@ def write_here(
             progress=Span(progress, 100, 1000),
         )
     return Written(report, tuple(files))
+
+
+def _open_state(request: WriteRequest) -> State:
+    if request.like:
+        return open_like(request.state, request.like, layout=request.layout)
+    return api.open_state(request.state, layout=request.layout)
