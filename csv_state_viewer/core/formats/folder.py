@@ -48,7 +48,7 @@ def open_folder_state(path: str, progress: Progress = NO_PROGRESS) -> FolderStat
     """Every file below ``path`` as one state (see :mod:`..layouts.folderstate`)."""
     folder = path.rstrip("/\\") or path
     files = folder_files(folder)
-    return FolderState(folder, files, _open_file, _extensions(), progress, base=folder)
+    return FolderState(folder, files, _open_file, _extensions(), progress=progress, base=folder)
 
 
 def open_files_state(paths: list[str], progress: Progress = NO_PROGRESS) -> FolderState:
@@ -57,7 +57,9 @@ def open_files_state(paths: list[str], progress: Progress = NO_PROGRESS) -> Fold
     base = common if paths and all(os.path.dirname(os.path.abspath(p)) for p in paths) else None
     if base is not None and os.path.isfile(base):
         base = os.path.dirname(base)
-    return FolderState(base or ".", list(paths), _open_file, _extensions(), progress, base=base)
+    return FolderState(
+        base or ".", list(paths), _open_file, _extensions(), progress=progress, base=base
+    )
 
 
 FORMAT = Format(

@@ -70,6 +70,7 @@ class FolderState(State):
         files: Sequence[str],
         open_file: Opener,
         extensions: Sequence[str],
+        *,
         progress: Progress = NO_PROGRESS,
         base: str | None = None,
     ) -> None:
