@@ -7,8 +7,7 @@ import sys
 
 from csv_state_viewer.core.registry import formats
 from csv_state_viewer.core.state import State
-from csv_state_viewer.ops.opening import open_state
-from csv_state_viewer.ops.shapes import open_like
+from csv_state_viewer.ops.opening import open_like, open_state
 
 
 def add_layout(parser: argparse.ArgumentParser) -> None:

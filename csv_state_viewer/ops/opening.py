@@ -8,10 +8,13 @@ from dataclasses import dataclass
 
 from csv_state_viewer.core import api
 from csv_state_viewer.core.analysis.tree import Node, build_tree
+from csv_state_viewer.core.errors import CsvStateError, NotAStateError
+from csv_state_viewer.core.layouts.unnamed import split_rows
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.registry import format_for_reading
 from csv_state_viewer.core.state import State
 from csv_state_viewer.ops.isolation import isolating
+from csv_state_viewer.ops.shapes import reshape_like, weight_shapes
 
 # Readers that must not run in parallel (Keras's warning capture is process-global) take
 # turns when they run in this process; in the worker, requests take turns anyway.
@@ -34,6 +37,26 @@ def open_state(path: str, progress: Progress = NO_PROGRESS, layout: str | None =
     return api.open_state(path, progress, fmt.name)
 
 
+def open_like(
+    path: str, like: str, progress: Progress = NO_PROGRESS, layout: str | None = None
+) -> State:
+    """Open ``path`` with the weight shapes of ``like`` (a model or a state) by order,
+    where the element counts agree; a file of unnamed rows (which nothing reads without
+    shapes) is cut into the model's tensors. What was reshaped is in ``state.notes``."""
+    with open_state(like, progress) as model:
+        shapes = weight_shapes(model)
+    try:
+        state = open_state(path, progress, layout)
+    except NotAStateError as refused:
+        try:
+            state = split_rows(path, shapes)
+        except CsvStateError:
+            raise refused from None
+        state.notes.append(f"unnamed rows cut into the {len(shapes)} weights of {like}")
+        return state
+    return reshape_like(state, shapes)
+
+
 @dataclass
 class Opened:
     """A state opened for viewing, with its tensor tree."""
@@ -43,9 +66,13 @@ class Opened:
 
 
 def open_for_viewing(
-    path: str, progress: Progress = NO_PROGRESS, layout: str | None = None
+    path: str,
+    progress: Progress = NO_PROGRESS,
+    layout: str | None = None,
+    like: str | None = None,
 ) -> Opened:
-    state = open_state(path, progress, layout)
+    """The state at ``path`` (as ``layout``, shaped ``like`` a model when given) and its tree."""
+    state = open_like(path, like, progress, layout) if like else open_state(path, progress, layout)
     try:
         return Opened(state, build_tree(state, os.path.basename(path.rstrip("/\\")) or path))
     except BaseException:

@@ -1,4 +1,5 @@
-"""Take tensor shapes from a model or another state (``--like``, "Take shapes from a model…").
+"""Tensor shapes taken from a model or another state (``--like``, "Take shapes from a model…";
+:func:`csv_state_viewer.ops.opening.open_like` opens a file this way).
 
 Layouts without shapes (one ``np.savetxt`` matrix per layer, conv kernels flattened to
 2-D; unnamed rows) get the model's shapes by order: the i-th weight of the state takes
@@ -14,24 +15,21 @@ from dataclasses import replace
 
 import numpy as np
 
-from csv_state_viewer.core.errors import CsvStateError, NotAStateError, RowError
-from csv_state_viewer.core.layouts.unnamed import split_rows
-from csv_state_viewer.core.progress import NO_PROGRESS, Progress
+from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.state import State, TensorEntry
-from csv_state_viewer.ops.opening import open_state
 
 Shapes = list[tuple[str, tuple[int, ...]]]
 
 
-def weight_shapes(like: str, progress: Progress = NO_PROGRESS) -> Shapes:
-    """(name, shape) of the weights of ``like`` (a model or a state), in its order;
+def weight_shapes(like: State) -> Shapes:
+    """(name, shape) of the weights of ``like`` (a model's or a state's), in its order;
     optimizer variables are left out."""
-    with open_state(like, progress) as state:
-        return [
-            (e.name, tuple(e.shape))
-            for e in state.entries
-            if e.ok and e.shape is not None and e.metadata.get("role", "weight") == "weight"
-        ]
+    return [
+        (e.name, tuple(e.shape))
+        for e in like.entries
+        if e.ok and e.shape is not None and e.metadata.get("role", "weight") == "weight"
+    ]
 
 
 class ReshapedState(State):
@@ -83,21 +81,3 @@ def reshape_like(state: State, shapes: Shapes) -> State:
     reshaped = ReshapedState(state, new)
     reshaped.notes += notes
     return reshaped
-
-
-def open_like(
-    path: str, like: str, progress: Progress = NO_PROGRESS, layout: str | None = None
-) -> State:
-    """Open ``path`` with the weight shapes of ``like``; a file of unnamed rows (that
-    nothing reads without shapes) is cut into the model's tensors."""
-    shapes = weight_shapes(like, progress)
-    try:
-        state = open_state(path, progress, layout)
-    except NotAStateError as refused:
-        try:
-            state = split_rows(path, shapes)
-        except CsvStateError:
-            raise refused from None
-        state.notes.append(f"unnamed rows cut into the {len(shapes)} weights of {like}")
-        return state
-    return reshape_like(state, shapes)

@@ -19,7 +19,7 @@ from csv_state_viewer.core.registry import format_for_reading, format_for_writin
 from csv_state_viewer.core.state import State
 from csv_state_viewer.ops import isolation
 from csv_state_viewer.ops.destinations import check_destination
-from csv_state_viewer.ops.shapes import open_like
+from csv_state_viewer.ops.opening import open_like
 
 if TYPE_CHECKING:
     from csv_state_viewer.bridge.mapping import MappingReport
