@@ -15,6 +15,7 @@ from typing import Any
 
 from csv_state_viewer.core.csv.base64codec import encoded_length, looks_like_base64
 from csv_state_viewer.core.csv.csvscan import Field, RawRow, field_bytes
+from csv_state_viewer.core.csv.metaparse import parse_metadata, parse_shape
 from csv_state_viewer.core.dtypes import DtypeError, resolve_dtype
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.state import TensorEntry
@@ -31,7 +32,6 @@ _ALIASES = {
     "meta": METADATA,
 }
 ENCODINGS = ("text", "base64")
-MAX_METADATA_BYTES = 1 << 20
 MAX_NAME_BYTES = 64 << 10
 _PEEK = 64
 
@@ -95,41 +95,6 @@ def _decode_utf8(raw: bytes, what: str) -> tuple[str, str | None]:
         )
 
 
-def _parse_shape(value: object) -> tuple[int, ...]:
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = [value]
-    if not isinstance(value, list | tuple) or not all(
-        isinstance(d, int) and not isinstance(d, bool) for d in value
-    ):
-        raise ValueError(f"shape must be a list of integers, not {json.dumps(value)[:60]}")
-    for dim in value:
-        if dim < 0:
-            raise ValueError(f"negative dimension {dim} in shape {list(value)}")
-    if len(value) > 64:
-        raise ValueError(f"shape has {len(value)} dimensions (at most 64 are allowed)")
-    return tuple(value)
-
-
-def _parse_metadata(raw: bytes) -> dict[str, Any]:
-    if len(raw) > MAX_METADATA_BYTES:
-        raise ValueError(f"metadata is {len(raw)} bytes (at most {MAX_METADATA_BYTES} are read)")
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as err:
-        raise ValueError(f"metadata is not valid UTF-8 (byte 0x{raw[err.start]:02x})") from None
-    if not text.strip():
-        raise ValueError("metadata is empty (expected JSON with shape and dtype)")
-    try:
-        meta = json.loads(text)
-    except RecursionError:
-        raise ValueError("metadata JSON is nested too deeply") from None
-    except json.JSONDecodeError as err:
-        raise ValueError(f"metadata is not valid JSON: {err.msg} at column {err.colno}") from None
-    if not isinstance(meta, dict):
-        raise ValueError(f"metadata must be a JSON object, not {type(meta).__name__}")
-    return meta
-
-
 class EntryBuilder:
     """Builds entries for the rows of one file."""
 
@@ -172,7 +137,7 @@ class EntryBuilder:
 
     def _fill(self, entry: TensorEntry, fields: list[Field]) -> None:
         cols = self.columns
-        meta = _parse_metadata(field_bytes(self.mm, fields[cols.metadata]))
+        meta = parse_metadata(field_bytes(self.mm, fields[cols.metadata]))
         entry.metadata = meta
         for index, column in enumerate(cols.names):
             if index not in (cols.name, cols.data, cols.metadata):
@@ -181,7 +146,7 @@ class EntryBuilder:
             raise ValueError("metadata has no 'shape'")
         if "dtype" not in meta:
             raise ValueError("metadata has no 'dtype'")
-        shape = _parse_shape(meta["shape"])
+        shape = parse_shape(meta["shape"])
         dtype = resolve_dtype(meta["dtype"])
         entry.shape, entry.dtype = shape, dtype
         data = fields[cols.data]

@@ -1,0 +1,188 @@
+"""Near-misses of the recipe's CSV, each written the way a tool or a user writes it, read exactly.
+
+Every case writes the file with ``csv.writer`` as the recipe does, changing only the one
+thing that tool or user does differently, and checks the values to the bit.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import json
+from collections.abc import Callable
+from pathlib import Path
+
+import ml_dtypes
+import numpy as np
+import pytest
+
+from csv_state_viewer import open_state
+from csv_state_viewer.core.dtypes import DtypeError, normalize_dtype_name, resolve_dtype
+
+RNG = np.random.default_rng(20240611)
+MATRIX = RNG.standard_normal((3, 4)).astype(np.float32)
+
+
+def write(path: Path, rows: list[tuple[str, str, str]]) -> Path:
+    """The recipe's writer: header, then csv.writer rows (quoting as it decides)."""
+    with open(path, "w", newline="") as file:
+        writer = csv.writer(file)
+        writer.writerow(["tensor_name", "tensor_data", "tensor_metadata"])
+        writer.writerows(rows)
+    return path
+
+
+def text_of(array: np.ndarray) -> str:
+    return ",".join(map(str, array.flatten()))
+
+
+def read_one(path: Path) -> np.ndarray:
+    with open_state(path) as state:
+        assert [p.message for p in state.errors] == []
+        assert state.validate() == []
+        return state.read(state.entries[0])
+
+
+def assert_exact(got: np.ndarray, want: np.ndarray) -> None:
+    assert got.shape == want.shape
+    assert got.dtype == want.dtype
+    assert got.tobytes() == want.tobytes()
+
+
+# ------------------------------------------------------------------ shape as a string
+
+
+@pytest.mark.parametrize(
+    ("shape_text", "array"),
+    [
+        ("(3, 4)", MATRIX),  # json.dumps({"shape": str(w.shape)})
+        ("[3, 4]", MATRIX),  # str(list(w.shape))
+        ("3x4", MATRIX),
+        ("3 x 4", MATRIX),
+        ("(12,)", MATRIX.reshape(12)),
+        ("()", np.float32(2.5).reshape(())),
+        ("[]", np.float32(-1.0).reshape(())),
+        ("torch.Size([3, 4])", MATRIX),  # str(t.shape)
+        ("TensorShape([3, 4])", MATRIX),  # repr(tf_variable.shape)
+    ],
+)
+def test_shape_written_as_a_string(tmp_path: Path, shape_text: str, array: np.ndarray) -> None:
+    meta = json.dumps({"shape": shape_text, "dtype": "float32"})
+    path = write(tmp_path / "s.csv", [("w", text_of(array), meta)])
+    assert_exact(read_one(path), array)
+
+
+@pytest.mark.parametrize("shape_text", ["(3, -4)", "3x", "(a, b)", "(3, None)", ""])
+def test_bad_shape_strings_are_row_problems(tmp_path: Path, shape_text: str) -> None:
+    meta = json.dumps({"shape": shape_text, "dtype": "float32"})
+    path = write(tmp_path / "s.csv", [("w", text_of(MATRIX), meta)])
+    with open_state(path) as state:
+        assert len(state.errors) == 1
+        assert "shape" in state.errors[0].message
+
+
+# ------------------------------------------------------------------ dtype spellings
+
+SPELLINGS = {
+    "<dtype: 'float32'>": np.float32,  # str(tf_variable.dtype)
+    "<dtype: 'float32_ref'>": np.float32,  # a TensorFlow 1 reference variable
+    "float32_ref": np.float32,
+    "tf.float32": np.float32,  # repr(tf.float32)
+    "tf.half": np.float16,
+    "torch.float32": np.float32,  # str(t.dtype)
+    "torch.half": np.float16,
+    "torch.float": np.float32,  # torch's float is 32-bit, NumPy's 'float' is not
+    "torch.double": np.float64,
+    "torch.long": np.int64,
+    "torch.int": np.int32,
+    "torch.bfloat16": ml_dtypes.bfloat16,
+    "np.float32": np.float32,
+    "numpy.float32": np.float32,
+    "<class 'numpy.float32'>": np.float32,  # str(np.float32)
+    "<class 'numpy.int16'>": np.int16,
+    "dtype('float32')": np.float32,  # repr(w.dtype)
+    "dtype('>f4')": np.dtype(">f4"),
+    "float64": np.float64,
+    "float": np.float64,  # NumPy's (and Python's) float stays float64
+}
+
+
+@pytest.mark.parametrize("spelling", list(SPELLINGS))
+def test_dtype_spellings(tmp_path: Path, spelling: str) -> None:
+    want = (RNG.standard_normal(6) * 100).astype(SPELLINGS[spelling])
+    meta = json.dumps({"shape": [6], "dtype": spelling})
+    path = write(tmp_path / "d.csv", [("w", text_of(want), meta)])
+    assert_exact(read_one(path), want)
+    assert resolve_dtype(spelling) == np.dtype(SPELLINGS[spelling])
+
+
+@pytest.mark.parametrize(
+    "spelling",
+    [
+        "tf.string",
+        "<dtype: 'string'>",
+        "<class 'numpy.str_'>",
+        "<class 'str'>",
+        "np.object_",
+        "dtype('O')",
+        "dtype('V8')",
+        "torch.object",
+    ],
+)
+def test_non_numeric_spellings_stay_refused(spelling: str) -> None:
+    with pytest.raises(DtypeError):
+        resolve_dtype(spelling)
+
+
+def test_normalize_dtype_name_keeps_unknown_names_for_resolve_to_judge() -> None:
+    assert normalize_dtype_name("  np.float32 ") == "float32"
+    assert normalize_dtype_name("dtype('>f4')") == ">f4"
+    assert normalize_dtype_name("mystery") == "mystery"
+    with pytest.raises(DtypeError, match=r"unknown dtype 'torch\.mystery'"):
+        resolve_dtype("torch.mystery")
+
+
+# --------------------------------------------------------- metadata as a Python literal
+
+
+@pytest.mark.parametrize(
+    "meta_of",
+    [
+        lambda w: str({"shape": w.shape, "dtype": str(w.dtype)}),  # str() instead of json.dumps
+        lambda w: str({"shape": w.shape, "dtype": w.dtype}),  # ... and the dtype object
+        lambda w: repr({"shape": list(w.shape), "dtype": "float32", "role": None}),
+        lambda w: "{'shape': torch.Size([3, 4]), 'dtype': torch.float32}",  # a torch user's str()
+        lambda w: "{'shape': TensorShape([3, 4]), 'dtype': tf.float32}",  # a TensorFlow user's
+        lambda w: "{'shape': (3, 4), 'dtype': <dtype: 'float32'>}",
+    ],
+    ids=["str_dict", "dtype_object", "repr_with_none", "torch", "tensorflow", "tf_str_dtype"],
+)
+def test_metadata_as_a_python_dict(tmp_path: Path, meta_of: Callable[[np.ndarray], str]) -> None:
+    path = write(tmp_path / "m.csv", [("w", text_of(MATRIX), meta_of(MATRIX))])
+    assert_exact(read_one(path), MATRIX)
+
+
+@pytest.mark.parametrize(
+    "meta",
+    [
+        "{'shape': (3, 4), 'dtype': __import__('os').system('true')}",
+        "{'shape': (3, 4), 'dtype': 'float32', 'x': {1, 2}}",
+        "{'shape': (3, 4), 'dtype': 'float32', 'x': b'raw'}",
+        "{'shape': (3, 4), 'dtype': 'float32', 'x': " + "(" * 200 + ")" * 200 + "}",
+        "{'shape': (3, 4), 'dtype': 'float32', 'x': '" + "a" * 70_000 + "'}",
+        "{1: 2}",
+    ],
+    ids=["call", "set", "bytes", "deep", "huge", "int_key"],
+)
+def test_python_dicts_that_are_not_plain_literals_are_refused(tmp_path: Path, meta: str) -> None:
+    path = write(tmp_path / "m.csv", [("w", text_of(MATRIX), meta)])
+    with open_state(path) as state:
+        assert len(state.errors) == 1
+        assert "metadata is not valid JSON" in state.errors[0].message
+
+
+def test_shape_and_dtype_spellings_in_base64_rows(tmp_path: Path) -> None:
+    data = base64.b64encode(MATRIX.tobytes()).decode("ascii")
+    meta = str({"shape": str(MATRIX.shape), "dtype": "<dtype: 'float32'>"})
+    path = write(tmp_path / "b.csv", [("w", data, meta)])
+    assert_exact(read_one(path), MATRIX)
