@@ -52,7 +52,7 @@ from csv_state_viewer.gui.treemodel import (
     TensorTreeModel,
 )
 from csv_state_viewer.gui.welcome import WelcomeView
-from csv_state_viewer.ops.opening import Opened, open_for_viewing
+from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together_for_viewing
 
 
 class MainWindow(QMainWindow):
@@ -156,7 +156,9 @@ class MainWindow(QMainWindow):
         for path in paths:
             self.open_file(path)
 
-    def open_file(self, path: str) -> None:
+    def open_file(self, path: str, layout: str | None = None, like: str | None = None) -> None:
+        """Open ``path`` (as ``layout``; with the shapes of the model ``like``). When the
+        content fits several layouts and none is given, the user chooses."""
         path = os.path.abspath(path)
         for root in self.roots:
             if root.state is not None and os.path.abspath(root.state.path) == path:
@@ -164,16 +166,44 @@ class MainWindow(QMainWindow):
                 return
         if path in self._opening:  # on its way
             return
+        if layout is None:
+            fitting = menus.fitting_layouts(path)
+            if len(fitting) > 1:
+                menus.ask_layout(self, path, fitting, like)
+                return
         name = os.path.basename(path.rstrip("/\\"))
         slot = self._opening[path] = self.context.runner.slot(f"window: open {name}")
         self.status.run(
             slot,
             f"Opening {name}…",
-            lambda progress: open_for_viewing(path, progress),
+            lambda progress: open_for_viewing(path, progress, layout, like),
             on_done=lambda result: self._opened(path, result),
             on_error=lambda error: self._open_failed(path, error),
             on_cancelled=lambda: self._forget_opening(path),
         )
+
+    def open_together(self, paths: list[str]) -> None:
+        """Open several files as one state, one tensor per file."""
+        key = "\n".join(sorted(os.path.abspath(p) for p in paths))
+        if key in self._opening:
+            return
+        slot = self._opening[key] = self.context.runner.slot("window: open together")
+        self.status.run(
+            slot,
+            f"Opening {len(paths)} files as one state…",
+            lambda progress: open_together_for_viewing(paths, progress),
+            on_done=lambda result: self._opened(key, result),
+            on_error=lambda error: self._open_failed(key, error),
+            on_cancelled=lambda: self._forget_opening(key),
+        )
+
+    def reopen_like(self, root: Node, like: str) -> None:
+        """Open ``root``'s file again with the weight shapes of the model ``like``."""
+        if root.state is None:
+            return
+        path = root.state.path
+        self.close_file(root)
+        self.open_file(path, like=like)
 
     def _forget_opening(self, path: str) -> None:
         del self._opening[path]
@@ -183,15 +213,17 @@ class MainWindow(QMainWindow):
         state, root = opened.state, opened.root
         self.model.add_root(root)
         self.stack.setCurrentWidget(self.splitter)
-        self.settings.add_recent(path)
-        self.refresh_recent()
+        if os.path.exists(path):  # not for files opened together
+            self.settings.add_recent(path)
+            self.refresh_recent()
         self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
         if self._pending_select is None or not self.select(self._pending_select):
             self.select_node(next(root.tensors(), root))
         self.file_opened.emit(root)
         bad = len(state.errors)
         note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
-        return f"Opened {root.label}: {len(state.entries)} tensors{note}"
+        notes = "".join(f"; {text}" for text in state.notes)  # reshapes taken from a model
+        return f"Opened {root.label}: {len(state.entries)} tensors{note}{notes}"
 
     def _open_failed(self, path: str, error: BaseException) -> str:
         self._forget_opening(path)

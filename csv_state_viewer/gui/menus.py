@@ -11,8 +11,15 @@ from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
 
 from csv_state_viewer import __version__
-from csv_state_viewer.core.format import WriteChoice
-from csv_state_viewer.core.registry import format_named, model_filter, open_filter, write_choices
+from csv_state_viewer.core.errors import CsvStateError
+from csv_state_viewer.core.format import Format, WriteChoice
+from csv_state_viewer.core.registry import (
+    format_named,
+    formats_for_reading,
+    model_filter,
+    open_filter,
+    write_choices,
+)
 from csv_state_viewer.gui import fileactions
 from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.resources import sample_files
@@ -45,6 +52,7 @@ def build(window: MainWindow) -> Menus:
     _action(
         window, file_menu, "&Open…", partial(open_dialog, window), QKeySequence.StandardKey.Open
     )
+    _action(window, file_menu, "Open &Folder…", partial(open_folder_dialog, window))
     recent = file_menu.addMenu("Open &Recent")
     samples = file_menu.addMenu("Open &Sample")
     for path in sample_files():
@@ -70,6 +78,7 @@ def build(window: MainWindow) -> Menus:
     needs_file.append(
         _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))
     )
+    _action(window, file_menu, "Take s&hapes from a model…", partial(take_shapes_dialog, window))
     _action(window, file_menu, "Con&vert files…", partial(convert_dialog, window))
     file_menu.addSeparator()
     needs_file.append(
@@ -119,6 +128,62 @@ def _clear_recent(window: MainWindow) -> None:
 def open_dialog(window: MainWindow) -> None:
     paths, _ = QFileDialog.getOpenFileNames(window, "Open training state", "", open_filter())
     window.open_files(paths)
+
+
+def open_folder_dialog(window: MainWindow) -> None:
+    """A folder of per-tensor files (one np.savetxt matrix per layer...) as one state."""
+    folder = QFileDialog.getExistingDirectory(window, "Open a folder of per-tensor files")
+    if folder:
+        window.open_file(folder)
+
+
+def fitting_layouts(path: str) -> list[Format]:
+    """The formats other than the fallbacks that could read ``path`` (empty on errors:
+    the open itself will say what is wrong)."""
+    try:
+        return [f for f in formats_for_reading(path) if not f.fallback]
+    except (CsvStateError, OSError):
+        return []
+
+
+def ask_layout(
+    window: MainWindow, path: str, fitting: list[Format], like: str | None
+) -> QMessageBox:
+    """The content of ``path`` fits several layouts: the user picks one."""
+    box = QMessageBox(window)
+    box.setObjectName("layout_choice")
+    box.setWindowTitle("Choose how to read the file")
+    box.setText(f"{os.path.basename(path)} can be read in {len(fitting)} ways. Read it as:")
+    buttons = {box.addButton(f.display_name, QMessageBox.ButtonRole.ActionRole): f for f in fitting}
+    box.addButton(QMessageBox.StandardButton.Cancel)
+
+    def chosen(button: Any) -> None:
+        fmt = buttons.get(button)
+        if fmt is not None:
+            window.open_file(path, layout=fmt.name, like=like)
+
+    box.buttonClicked.connect(chosen)
+    _keep(window, box)
+    return box
+
+
+def take_shapes_dialog(window: MainWindow) -> None:
+    """Reopen the current file with the weight shapes (and names, for unnamed rows) of a
+    model or another state, by order; with no file open (unnamed rows open no other way),
+    ask for the file first."""
+    root = window.current_root()
+    path = None
+    if root is None:
+        path, _ = QFileDialog.getOpenFileName(window, "File to read", "", open_filter())
+        if not path:
+            return
+    model, _ = QFileDialog.getOpenFileName(window, "Take shapes from", "", open_filter())
+    if not model:
+        return
+    if root is not None:
+        window.reopen_like(root, model)
+    elif path:
+        window.open_file(path, like=model)
 
 
 def _compare_dialog(window: MainWindow) -> None:
@@ -217,14 +282,20 @@ def ask_open_or_convert(window: MainWindow, paths: list[str]) -> QMessageBox:
     box = QMessageBox(window)
     box.setObjectName("drop_choice")
     box.setWindowTitle("Files dropped")
-    box.setText(f"{len(paths)} files dropped. Open them, or convert them to another format?")
+    box.setText(
+        f"{len(paths)} files dropped. Open each, open them as one state (a tensor per file), "
+        "or convert them to another format?"
+    )
     open_button = box.addButton("Open all", QMessageBox.ButtonRole.AcceptRole)
+    together_button = box.addButton("Open as one state", QMessageBox.ButtonRole.ActionRole)
     convert_button = box.addButton("Convert…", QMessageBox.ButtonRole.ActionRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
 
     def chosen(button: Any) -> None:
         if button is open_button:
             window.open_files(paths)
+        elif button is together_button:
+            window.open_together(paths)
         elif button is convert_button:
             convert_dialog(window, paths)
 

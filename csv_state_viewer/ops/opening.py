@@ -78,3 +78,16 @@ def open_for_viewing(
     except BaseException:
         state.close()
         raise
+
+
+def open_together_for_viewing(paths: list[str], progress: Progress = NO_PROGRESS) -> Opened:
+    """Several files chosen or dropped together as one state (one tensor per file)."""
+    from csv_state_viewer.core.formats.folder import open_files_state
+
+    state = open_files_state(paths, progress)
+    folder = os.path.basename(os.path.normpath(state.path)) or state.path
+    try:
+        return Opened(state, build_tree(state, f"{len(paths)} files in {folder}"))
+    except BaseException:
+        state.close()
+        raise

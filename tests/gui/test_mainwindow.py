@@ -159,7 +159,7 @@ def test_cancelling_a_load_mid_way_leaves_nothing_open(
 ) -> None:
     started = threading.Event()
 
-    def slow_open(path: str, progress: Progress) -> Any:
+    def slow_open(path: str, progress: Progress, *_options: Any) -> Any:
         progress.report(1, 10)
         started.set()
         while not progress.cancelled():  # a long index, as far as the window can tell
@@ -182,7 +182,7 @@ def test_closing_the_window_while_loading_waits_for_the_worker(
 ) -> None:
     started = threading.Event()
 
-    def slow_open(path: str, progress: Progress) -> Any:
+    def slow_open(path: str, progress: Progress, *_options: Any) -> Any:
         started.set()
         while not progress.cancelled():
             threading.Event().wait(0.005)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from csv_state_viewer.core.format import Format
-from csv_state_viewer.core.layouts.folderstate import FolderState, folder_files
+from csv_state_viewer.core.layouts.folderstate import FolderState, folder_files, natural_key
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.state import State
 
@@ -57,9 +57,8 @@ def open_files_state(paths: list[str], progress: Progress = NO_PROGRESS) -> Fold
     base = common if paths and all(os.path.dirname(os.path.abspath(p)) for p in paths) else None
     if base is not None and os.path.isfile(base):
         base = os.path.dirname(base)
-    return FolderState(
-        base or ".", list(paths), _open_file, _extensions(), progress=progress, base=base
-    )
+    files = sorted(paths, key=lambda p: natural_key(os.path.basename(p)))
+    return FolderState(base or ".", files, _open_file, _extensions(), progress=progress, base=base)
 
 
 FORMAT = Format(
