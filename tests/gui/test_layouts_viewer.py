@@ -126,3 +126,17 @@ def test_shapes_and_names_from_a_model_for_unnamed_rows(
     assert state.read("dense/kernel").tobytes() == kernel.tobytes()
     assert state.read("dense/bias").tobytes() == bias.tobytes()
     assert "unnamed rows cut into the 2 weights" in window.status_label.text()
+
+
+def test_the_summary_says_how_a_dtype_was_decided() -> None:
+    from csv_state_viewer.core.analysis.tree import build_tree
+    from csv_state_viewer.core.layouts.values import DECIDED_KEY, FLOAT32
+    from csv_state_viewer.core.lazystate import LazyState, tensor_from_array
+    from csv_state_viewer.gui.panes.summary import tensor_rows
+
+    state = LazyState(
+        "w.txt", "matrix", [tensor_from_array("w", np.ones(3, np.float32), {DECIDED_KEY: FLOAT32})]
+    )
+    leaf = next(build_tree(state).tensors())
+    dtype = next(row for row in tensor_rows(leaf) if row.key == "dtype")
+    assert dtype.text == f"float32 (decided from the text: {FLOAT32})"

@@ -34,7 +34,9 @@ from csv_state_viewer.core.analysis.stats import TensorStats, combine
 from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, totals
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.formatting import human_bytes, shape_text
+from csv_state_viewer.core.layouts.values import DECIDED_KEY
 from csv_state_viewer.core.progress import Progress, check_cancelled
+from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
@@ -99,10 +101,17 @@ def tensor_rows(node: Node) -> list[Row]:
         Row("line", "Line in file", str(entry.line or NONE)),
         Row("bytes", "Bytes in file", bytes_text(span[1] - span[0]) if span else NONE),
         Row("shape", "Shape", shape_text(entry.shape)),
-        Row("dtype", "Dtype", str(entry.dtype) if entry.dtype is not None else "?"),
+        Row("dtype", "Dtype", _dtype_text(entry)),
         Row("parameters", "Parameters", f"{entry.size:,}"),
         Row("decoded", "Decoded size", bytes_text(entry.nbytes)),
     ]
+
+
+def _dtype_text(entry: TensorEntry) -> str:
+    """The dtype, and for numbers read from text without one, how it was decided."""
+    text = str(entry.dtype) if entry.dtype is not None else "?"
+    decided = entry.metadata.get(DECIDED_KEY)
+    return f"{text} (decided from the text: {decided})" if decided else text
 
 
 def group_rows(node: Node) -> list[Row]:
