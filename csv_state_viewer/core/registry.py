@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # Modules of csv_state_viewer.core.formats that define a FORMAT, in lookup order.
-BUILTIN = ("csv", "npz", "folder")
+BUILTIN = ("csv", "npz", "folder", "matrix")
 
 _FORMATS: list[Format] = []
 _PROVIDERS: list[Callable[[], None]] = []

@@ -1,0 +1,132 @@
+"""Write tensors as ``np.savetxt``-style matrices: one comma-delimited file per tensor.
+
+A 2-D tensor is written as rows x columns; any other rank as
+``(prod(shape[:-1]), shape[-1])`` after a ``# shape: [..]`` comment line, which the reader
+uses to restore the shape (0-D and 1-D get one too, so that every shape round-trips).
+Values are the shortest decimals that read back to the same bits (the CSV format's own
+formatter), integers as integers; ``np.loadtxt(path, delimiter=",")`` reads every file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+import numpy as np
+
+from csv_state_viewer.core.atomic import atomic_write
+from csv_state_viewer.core.csv import textcodec
+from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.layouts.matrixtext import parse_scale
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+from csv_state_viewer.core.tensors import Tensors, iter_loaded, tensor_items
+
+EXTENSION = ".csv"
+BLOCK_VALUES = 1 << 20  # values formatted at a time
+
+
+def matrix_rows(array: np.ndarray) -> np.ndarray:
+    """The 2-D view the file holds: rows x columns, other ranks as (prod(rest), last)."""
+    if array.ndim == 2:
+        return array
+    columns = array.shape[-1] if array.ndim else 1
+    return array.reshape(math.prod(array.shape[:-1]) if array.ndim else 1, columns)
+
+
+def _checked(array: np.ndarray, name: str, scale: float | None) -> np.ndarray:
+    kind = array.dtype.kind
+    if kind not in "biuf" and not (kind == "V" and array.dtype.itemsize <= 2):
+        raise StateWriteError(f"{name!r}: a matrix file holds real numbers, not {array.dtype}")
+    if scale is None:
+        return array
+    fixed = array.astype(np.float64) / scale
+    if not (np.isfinite(fixed).all() and (fixed == np.rint(fixed)).all()):
+        raise StateWriteError(f"{name!r}: not every value is an integer multiple of {scale!r}")
+    return fixed.astype(np.int64)
+
+
+def matrix_text(array: np.ndarray, *, scale: float | None = None) -> Iterator[bytes]:
+    """The file's content in pieces: comments, then one line per row."""
+    if array.ndim != 2:
+        yield f"# shape: {list(array.shape)}\n".encode()
+    if scale is not None:
+        yield f"# scale: {scale!r}\n".encode()
+    table = matrix_rows(array)
+    columns = table.shape[1] if table.ndim == 2 else 1
+    if table.size == 0:
+        return
+    flat = table.reshape(-1)
+    step = max(columns, BLOCK_VALUES // columns * columns)  # whole rows per block
+    for start in range(0, flat.size, step):
+        text = bytearray(textcodec.format_chunk(flat[start : start + step]))
+        commas = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 0x2C)
+        ends = commas[columns - 1 :: columns]
+        np.frombuffer(text, dtype=np.uint8)[ends] = 0x0A  # every row's last comma
+        text += b"\n"
+        yield bytes(text)
+
+
+def _file_for(folder: str, name: str) -> str:
+    parts = name.split("/")
+    if not name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\\" in name:
+        raise StateWriteError(
+            f"{folder}: the tensor name {name!r} cannot be a file name inside the folder"
+        )
+    return os.path.join(folder, *parts[:-1], parts[-1] + EXTENSION)
+
+
+def is_folder_destination(path: str) -> bool:
+    """A destination that ends with ``/`` or is an existing folder: one file per tensor."""
+    return path.endswith(("/", os.sep)) or os.path.isdir(path)
+
+
+def save_matrix_state(
+    path: str | os.PathLike[str],
+    tensors: Tensors,
+    *,
+    metadata: Mapping[str, Mapping[str, Any]] | None = None,
+    progress: Progress = NO_PROGRESS,
+    overwrite: bool = True,
+    skip_bad: bool = False,
+    scale: float | str | None = None,
+    **_options: Any,
+) -> int:
+    """Write one matrix file per tensor into a folder (``path`` ending with ``/`` or an
+    existing folder, created when its parent exists), or a single ``.csv``/``.txt`` file
+    when there is one tensor. Names keep their ``/`` as subfolders. ``scale`` writes
+    fixed-point integers (value / scale, which must be exact) after a ``# scale:`` comment.
+    Returns the number of tensors written; each file is replaced atomically.
+    """
+    path = os.fspath(path)
+    factor = None if scale is None else parse_scale(scale)
+    items = tensor_items(tensors, metadata, skip_bad=skip_bad)
+    folder = is_folder_destination(path)
+    if folder:
+        root = path.rstrip("/" + os.sep) or path
+        targets = [_file_for(root, item.name) for item in items]
+        if not os.path.isdir(root):
+            if not os.path.isdir(os.path.dirname(os.path.abspath(root))):
+                raise StateWriteError(f"{path}: the folder's parent does not exist")
+            os.mkdir(root)
+    elif len(items) != 1:
+        raise StateWriteError(
+            f"{path}: a single matrix file holds one tensor, not {len(items)}; "
+            "end the destination with '/' to write a folder of files"
+        )
+    else:
+        targets = [path]
+    by_name = dict(zip((item.name for item in items), targets, strict=True))
+    written = 0
+    for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
+        check_cancelled(progress)
+        target = by_name[item.name]
+        values = _checked(array, item.name, factor)
+        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
+        with atomic_write(target, overwrite=overwrite) as handle:
+            for piece in matrix_text(values, scale=factor):
+                handle.write(piece)
+        written += 1
+        progress.report(index + 1, len(items))
+    return written
