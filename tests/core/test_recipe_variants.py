@@ -186,3 +186,77 @@ def test_shape_and_dtype_spellings_in_base64_rows(tmp_path: Path) -> None:
     meta = str({"shape": str(MATRIX.shape), "dtype": "<dtype: 'float32'>"})
     path = write(tmp_path / "b.csv", [("w", data, meta)])
     assert_exact(read_one(path), MATRIX)
+
+
+# ------------------------------------------------------- text data with other separators
+
+BIG = RNG.standard_normal(700_000).astype(np.float32)  # several chunks of either text path
+SMALL_INTS = RNG.integers(-(2**31), 2**31 - 1, size=(5, 7), dtype=np.int64)
+
+
+def joined(separator: str) -> Callable[[np.ndarray], str]:
+    return lambda w: separator.join(map(str, w.flatten()))
+
+
+TEXT_WRITERS: dict[str, Callable[[np.ndarray], str]] = {
+    "semicolons": joined(";"),
+    "semicolon_space": joined("; "),
+    "spaces": joined(" "),  # " ".join(...)
+    "tabs": joined("\t"),
+    "newlines": joined("\n"),  # one value per line inside the quoted field
+    "crlf": joined("\r\n"),
+    "comma_space": joined(", "),  # ", ".join(...)
+    "list": lambda w: str(w.flatten().tolist()),  # str(list)
+    "nested_list": lambda w: str(w.tolist()),  # str(arr.tolist()), nested by shape
+    "rows_by_line": lambda w: "\n".join(
+        ",".join(map(str, row)) for row in w.reshape(w.shape[0], -1)
+    ),  # np.savetxt-like rows
+    "numpy_str": lambda w: np.array2string(
+        w, separator=" ", threshold=w.size + 1, floatmode="unique", max_line_width=75
+    ),  # str(arr) without the '...' summary
+}
+
+
+@pytest.mark.parametrize("writer", list(TEXT_WRITERS))
+@pytest.mark.parametrize(
+    "array",
+    [MATRIX, SMALL_INTS, MATRIX.astype(np.float16), np.array([1.5, np.nan, -np.inf, -0.0])],
+    ids=["float32", "int64", "float16", "special"],
+)
+def test_text_data_with_other_separators(tmp_path: Path, writer: str, array: np.ndarray) -> None:
+    if array.ndim == 1 and writer == "rows_by_line":
+        array = array.reshape(2, 2)
+    meta = json.dumps({"shape": list(array.shape), "dtype": str(array.dtype)})
+    path = write(tmp_path / "t.csv", [("w", TEXT_WRITERS[writer](array), meta)])
+    got = read_one(path)
+    assert got.tobytes() == array.tobytes()
+
+
+@pytest.mark.parametrize("writer", ["spaces", "newlines", "nested_list", "semicolons"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float16], ids=["native", "general"])
+def test_big_text_data_with_other_separators(tmp_path: Path, writer: str, dtype: type) -> None:
+    array = BIG.astype(dtype).reshape(700, 1000)
+    meta = json.dumps({"shape": list(array.shape), "dtype": str(array.dtype)})
+    path = write(tmp_path / "big.csv", [("w", TEXT_WRITERS[writer](array), meta)])
+    assert_exact(read_one(path), array)
+
+
+@pytest.mark.parametrize(
+    ("data", "count", "words"),
+    [
+        ("[1.0, 2.0", 2, "starts with '[' but does not end with ']'"),
+        ("1;;2", 2, "empty value at element 2"),
+        ("1,5;2,5", 2, "mixes ';' and ','"),
+        ("[1.0, 2.0, 3.0]", 2, "3 values"),
+        ("1 2 3", 2, "3 values"),
+    ],
+)
+def test_other_separators_keep_exact_errors(
+    tmp_path: Path, data: str, count: int, words: str
+) -> None:
+    meta = json.dumps({"shape": [count], "dtype": "float32"})
+    path = write(tmp_path / "e.csv", [("w", data, meta)])
+    with open_state(path) as state:
+        problems = state.validate()
+        assert len(problems) == 1
+        assert words in problems[0].message

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 
@@ -50,11 +52,44 @@ def test_non_json_tokens_fall_back_to_the_general_path() -> None:
     assert parsed[3] == 2.5
 
 
-@pytest.mark.parametrize("text", [b"1,[2,3]", b"1]", b"[1", b'"a"', b"{}", b"1 2"])
+@pytest.mark.parametrize("text", [b"1,[2,3]", b"1]", b"[1", b'"a"', b"{}", b"1 [2]"])
 def test_json_that_is_not_a_flat_number_list_takes_the_general_path(text: bytes) -> None:
     assert jsonparse.parse_numbers(jsonparse.frame(text), np.dtype(np.float64)) is None
     with pytest.raises(DataError):
         parse_chunk(text, np.dtype(np.float64))
+
+
+@pytest.mark.parametrize(
+    "text",
+    [b"1 2 -0.5", b"1\t2\t-0.5", b"1\n2\r\n-0.5\n", b"1;2;-0.5", b"1; 2 ;-0.5", b" 1, 2,\n-0.5 "],
+)
+def test_other_separators_give_the_same_values(text: bytes) -> None:
+    for dtype in (np.float32, np.float64, np.float16):
+        want = np.array([1, 2, -0.5], dtype=dtype)
+        assert parse_chunk(text, np.dtype(dtype)).tobytes() == want.tobytes()
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (b"1 ;; 2", "empty value at element 2"),
+        (b"1,5;2,5", "mixes ';' and ','"),
+        (b"1 x 2", "'x' at element 2"),
+    ],
+)
+def test_other_separators_keep_errors(text: bytes, words: str) -> None:
+    with pytest.raises(DataError, match=re.escape(words)):
+        parse_chunk(text, np.dtype(np.float32))
+
+
+def test_brackets_are_list_marks_only_when_the_field_is_a_list() -> None:
+    nested = b"[[1.0, 2.0], [3.0, nan]]"
+    got = parse_chunk(nested, np.dtype(np.float32), brackets=True)
+    assert got[:3].tolist() == [1.0, 2.0, 3.0] and np.isnan(got[3])
+    with pytest.raises(DataError):
+        parse_chunk(nested, np.dtype(np.float32))
+    with pytest.raises(DataError, match="bracket inside a value"):
+        parse_chunk(b"[1[2]]", np.dtype(np.float32), brackets=True)
 
 
 def test_overflow_is_inf_like_a_direct_parse() -> None:

@@ -7,6 +7,7 @@ import gzip
 import itertools
 import mmap
 import os
+import re
 import tempfile
 import zlib
 from collections.abc import Iterator
@@ -28,6 +29,8 @@ GZIP_MAGIC = b"\x1f\x8b"
 TEXT_CHUNK = 256 << 10  # serial simdjson path: small chunks stay in the CPU cache
 NATIVE_CHUNK = 2 << 20  # accelerator path: chunks spread over the codec threads
 _SNIFF = 64 << 10
+_BRACKET_PEEK = 64
+_OTHER_SEPARATOR = re.compile(rb"\s*;\s*|\s+")
 
 
 def _value_bytes(array: np.ndarray) -> np.ndarray:
@@ -125,17 +128,35 @@ class CsvState(State):
         return out.view(entry.dtype)
 
     def _text_spans(self, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
-        """Spans of about ``size`` bytes that end on a value boundary (a comma)."""
+        """Spans of about ``size`` bytes that end on a value boundary.
+
+        The boundary is a comma; where there is none nearby (values separated by spaces,
+        line breaks or ';'), the first such separator, whole chunks staying parseable.
+        """
         pos = start
         while end - pos > size:
             probe = pos + size
             window = self._pread(probe, min(256, end - probe))
             cut = window.find(b",")
+            after = cut + 1
             if cut < 0:
-                break  # a 256-character "value": let the parser report the whole rest
+                other = _OTHER_SEPARATOR.search(window)
+                if other is None:
+                    break  # a 256-character "value": let the parser report the whole rest
+                cut, after = other.span()
             yield pos, probe + cut
-            pos = probe + cut + 1
+            pos = probe + after
         yield pos, end
+
+    def _in_brackets(self, start: int, end: int) -> bool:
+        """Whether a text field is a list in brackets (``[1.0, 2.0]``, ``str(a.tolist())``)."""
+        head = self._pread(start, min(_BRACKET_PEEK, end - start)).lstrip()
+        if not head.startswith(b"["):
+            return False
+        tail_start = max(start, end - _BRACKET_PEEK)
+        if not self._pread(tail_start, end - tail_start).rstrip().endswith(b"]"):
+            raise DataError("the data starts with '[' but does not end with ']'")
+        return True
 
     def _decode_text(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
         assert entry.span is not None and entry.dtype is not None
@@ -146,6 +167,7 @@ class CsvState(State):
             return out
         if self._mm is None:
             raise ValueError("the state is closed")
+        brackets = self._in_brackets(start, end)
         if nativeparse.supports(dtype):
             # The accelerator releases the GIL: chunks are read and parsed on the pool.
             spans = self._text_spans(start, end, NATIVE_CHUNK)
@@ -160,12 +182,12 @@ class CsvState(State):
             check_cancelled(progress)
             if parsed is None:
                 assert raw is not None
-                values = textcodec.parse_framed(raw, dtype, filled)
+                values = textcodec.parse_framed(raw, dtype, filled, brackets=brackets)
             else:
                 values = parsed
             if filled + values.size > count:
                 rest = sum(
-                    textcodec.count_values(self._pread(s, e - s))
+                    textcodec.count_values(self._pread(s, e - s), brackets=brackets)
                     for s, e in self._text_spans(span_end + 1, end, TEXT_CHUNK)
                     if span_end < end
                 )

@@ -69,7 +69,7 @@ def parse_numbers(framed: bytes | bytearray, dtype: np.dtype) -> np.ndarray | No
     finally:
         del document
     wide = np.frombuffer(buffer, dtype={"d": np.float64, "i": np.int64, "u": np.uint64}[kind])
-    if wide.size != count:
+    if wide.size != count or framed.find(b"[", 1) != -1:
         return None  # nested arrays are flattened by as_buffer: not a list of numbers
     if dtype.kind == "f":
         if not wide.all() and b"-0" in framed:

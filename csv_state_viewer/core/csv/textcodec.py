@@ -4,6 +4,12 @@ Parsing and formatting of the common types run in pyarrow's C++ kernels (exact
 ``fast_float`` parsing, shortest round-trip formatting) on chunks of a field, so the
 callers can spread chunks over threads. Rare types (complex, long double) take a
 per-value path. Every function here works on one chunk of whole numbers.
+
+Besides commas, values may be separated the way other writers separate them: spaces,
+tabs, line breaks or ``;`` (``np.savetxt``, ``" ".join``, a value per line), and a field
+may be wrapped in brackets, nested as ``str(arr.tolist())`` writes them. Such a chunk is
+first rewritten to plain comma-joined text (:func:`_loosen`), then parsed by the same
+exact paths; plain comma-joined chunks never reach that rewrite.
 """
 
 from __future__ import annotations
@@ -63,18 +69,48 @@ def _code(dtype: np.dtype) -> str:
 # ---------------------------------------------------------------------------- parsing
 
 
-def count_values(chunk: bytes) -> int:
-    """Number of comma-separated values in a chunk (0 for an empty chunk)."""
+def count_values(chunk: bytes, *, brackets: bool = False) -> int:
+    """Number of values in a chunk (0 for an empty chunk)."""
+    loose = _loosen(chunk, brackets)
+    if loose is not None:
+        chunk = loose
     return chunk.count(b",") + 1 if chunk else 0
 
 
-def _check_line_breaks(chunk: bytes, first_index: int) -> None:
-    """Line breaks would split values for the CSV parser: refuse them (memchr, cheap)."""
-    for bad in (b"\n", b"\r"):
-        at = chunk.find(bad)
-        if at >= 0:
-            index = first_index + chunk.count(b",", 0, at)
-            raise DataError(f"a line break inside the data at element {index + 1}")
+_LOOSE = re.compile(rb"[\s;]")
+_LOOSE_OR_BRACKETS = re.compile(rb"[\s;\[\]]")
+_WHITESPACE = b"\t\n\r\v\f"
+_LOOSE_TABLE = bytes.maketrans(_WHITESPACE + b";", b" " * len(_WHITESPACE) + b",")
+_BRACKETS_TABLE = bytes.maketrans(_WHITESPACE + b";[]", b" " * len(_WHITESPACE) + b",  ")
+_SEPARATOR = re.compile(rb" *, *| +")
+# A bracket glued to a value on its outer side: '1[2', '3]4' (brackets only wrap lists).
+_GLUED_BRACKET = re.compile(rb"[^\s\[\],;]\[|\][^\s\[\],;]")
+
+
+def _loosen(chunk: bytes, brackets: bool) -> bytes | None:
+    """The chunk as plain comma-joined text, or None when it is plain already.
+
+    Whitespace next to a separator is dropped, whitespace alone separates; ``;`` is a
+    separator like ``,``; with ``brackets``, ``[`` and ``]`` are list marks (the field
+    starts with ``[``). Without ``brackets`` they are kept, for the parser to refuse.
+    """
+    if not (_LOOSE_OR_BRACKETS if brackets else _LOOSE).search(chunk):
+        return None
+    if b";" in chunk and b"," in chunk:
+        raise DataError(
+            "the data mixes ';' and ',' (decimal commas?): values must be separated by one "
+            "of them and use '.' for decimals"
+        )
+    if brackets:
+        glued = _GLUED_BRACKET.search(chunk)
+        if glued:
+            raise DataError(
+                f"a bracket inside a value: {glued.group(0).decode('ascii', 'replace')!r}"
+            )
+    text = chunk.translate(_BRACKETS_TABLE if brackets else _LOOSE_TABLE).strip(b" ")
+    if b"," not in text:
+        return b",".join(text.split())
+    return _SEPARATOR.sub(b",", text)
 
 
 def _arrow_parse(chunk: bytes, arrow_type: pa.DataType) -> np.ndarray:
@@ -162,21 +198,28 @@ def read_framed(fd: int, offset: int, length: int) -> bytearray:
     return framed
 
 
-def parse_framed(framed: bytearray, dtype: np.dtype, first_index: int = 0) -> np.ndarray:
+def parse_framed(
+    framed: bytearray, dtype: np.dtype, first_index: int = 0, *, brackets: bool = False
+) -> np.ndarray:
     """Like :func:`parse_chunk` for a chunk read by :func:`read_framed`."""
-    return _parse(framed, dtype, first_index)
+    return _parse(framed, dtype, first_index, brackets)
 
 
-def parse_chunk(chunk: bytes, dtype: np.dtype, first_index: int = 0) -> np.ndarray:
-    """Parse one chunk of comma-joined numbers into a 1-D array of ``dtype``.
+def parse_chunk(
+    chunk: bytes, dtype: np.dtype, first_index: int = 0, *, brackets: bool = False
+) -> np.ndarray:
+    """Parse one chunk of numbers into a 1-D array of ``dtype``.
 
     ``first_index`` is the element index of the chunk's first value within its tensor,
-    so that error messages name the element in the whole tensor.
+    so that error messages name the element in the whole tensor. ``brackets`` says the
+    field is a (nested) list in brackets, so ``[`` and ``]`` separate values.
     """
-    return _parse(jsonparse.frame(chunk), dtype, first_index)
+    return _parse(jsonparse.frame(chunk), dtype, first_index, brackets)
 
 
-def _parse(framed: bytes | bytearray, dtype: np.dtype, first_index: int) -> np.ndarray:
+def _parse(
+    framed: bytes | bytearray, dtype: np.dtype, first_index: int, brackets: bool = False
+) -> np.ndarray:
     if len(framed) <= 2:
         return np.empty(0, dtype=dtype)
     native = dtype.newbyteorder("=") if dtype.byteorder not in "=|" else dtype
@@ -185,7 +228,9 @@ def _parse(framed: bytes | bytearray, dtype: np.dtype, first_index: int) -> np.n
         if fast is not None:
             return fast.astype(dtype, copy=False)
     chunk = bytes(framed[1:-1])
-    _check_line_breaks(chunk, first_index)
+    loose = _loosen(chunk, brackets)
+    if loose is not None:
+        return _parse(jsonparse.frame(loose), dtype, first_index)
     if native.kind == "c" or (native.kind == "f" and native.itemsize > 8):
         values = _parse_slow(chunk, native, first_index)
     elif is_ml_dtype(native) or native == np.float16:
