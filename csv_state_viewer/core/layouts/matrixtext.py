@@ -43,6 +43,7 @@ HEAD_LINES = 1000  # comment lines allowed before the first data row
 FLOAT32_DIGITS = (
     "float32: every value is a float32 written exactly or to at most 9 significant digits"
 )
+NO_ROWS = "no rows of numbers"
 _NUMBER = re.compile(
     rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE
 )
@@ -199,7 +200,7 @@ def layout_of_lines(
         if count != layout.per_row:
             return f"line {number}: {count} values, not {layout.per_row} as on the first row"
     if layout is None:
-        return "no rows of numbers"
+        return NO_ROWS
     return layout
 
 
@@ -246,8 +247,17 @@ def sniff_matrix(head: bytes) -> bool:
     if not head or b"\0" in head:
         return False
     lines = head.split(b"\n")
-    complete = head.endswith(b"\n") or len(head) < 4096
-    return isinstance(layout_of_lines(lines, complete=complete), MatrixLayout)
+    if head.endswith(b"\n") or len(head) < 4096:
+        return isinstance(layout_of_lines(lines, complete=True), MatrixLayout)
+    partial = lines.pop()  # the head ends inside this line
+    found = layout_of_lines(lines, complete=True)
+    if isinstance(found, MatrixLayout) or found != NO_ROWS:
+        return isinstance(found, MatrixLayout)
+    # comments, then a first row longer than the head: its whole values decide
+    tokens = _split(partial.strip(), _delimiter_of(partial))[:-1]
+    if tokens[:1] == [b""]:  # pandas' ",0,1,2,..." header over an index column
+        return len(tokens) >= 2 and tokens[1:] == _range_tokens(len(tokens) - 1)
+    return len(tokens) >= 2 and all(map(_is_number, tokens))
 
 
 def scan_layout(path: str) -> MatrixLayout | str:
@@ -386,32 +396,40 @@ def float32_faithful(values: np.ndarray) -> bool:
     The digit count is recovered from the value: beyond 15 digits the test can be fooled
     (``0.1000000000000001`` passes), which no float32 writer produces.
     """
-    finite = values[np.isfinite(values)]
-    with np.errstate(over="ignore"):
-        narrow = finite.astype(np.float32)
-    wide = narrow.astype(np.float64)
-    rest = finite[wide != finite]
-    if rest.size == 0:
+    with np.errstate(over="ignore", invalid="ignore"):
+        near = values.astype(np.float32).astype(np.float64)  # beyond float32's range: inf
+        finite = np.isfinite(values)
+        if not finite.all():
+            values, near = values[finite], near[finite]
+        distance = np.abs(near - values)
+    exact = distance == 0
+    if exact.all():
         return True
-    near = wide[wide != finite]
-    magnitude = np.abs(rest)
-    if not (np.isfinite(near).all() and (magnitude >= _FLT_MIN).all()):
-        return False
-    exponent = np.floor(np.log10(magnitude)).astype(np.int64)
-    exponent += magnitude >= _POW10[exponent + 331]
-    exponent -= magnitude < _POW10[exponent + 330]
-    unit = _POW10[exponent + 322]  # one unit of the 9th significant digit
-    digits = rest / unit
+    magnitude = np.abs(values)
+    if not np.isfinite(near).all() or ((magnitude < _FLT_MIN) & ~exact).any():
+        return False  # too large for float32, or a subnormal float32 that is not exact
+    # The 9th significant digit's unit; log10 is lowered a little so that the exponent is
+    # never one too large (one too small only puts a 9-digit value on a 10-digit grid).
+    exponent = np.floor(np.log10(np.maximum(magnitude, _FLT_MIN)) - 1e-9).astype(np.intp)
+    unit = _POW10[exponent + 322]
+    digits = values / unit
     whole = np.rint(digits)
-    if not (np.abs(digits - whole) <= 1e-6).all():  # arithmetic error is below 4e-7
-        return False
-    mantissa = whole.astype(np.int64)
+    if ((np.abs(digits - whole) > 1e-6) & ~exact).any():  # arithmetic error is below 4e-7
+        return False  # more than 9 significant digits
+    # Ties (%.9g of ...0625 is ...062) sit on the bound; the value read is off the decimal
+    # by ~1e-7 units, hence the slack. Most values are within half a unit: done.
+    units = distance / unit
+    loose = np.flatnonzero(units > 0.5 + 1e-6)
+    if loose.size == 0:
+        return True
+    # Fewer digits (trailing zeros on the 9-digit grid) allow 5, 50, ... units.
+    mantissa = whole[loose]
     allowed = np.where(
-        mantissa % 1000 == 0,
+        np.fmod(mantissa, 1000) == 0,
         np.inf,
-        np.where(mantissa % 100 == 0, 50.0, np.where(mantissa % 10 == 0, 5.0, 0.5)),
+        np.where(np.fmod(mantissa, 100) == 0, 50.0, np.where(np.fmod(mantissa, 10) == 0, 5.0, 0.5)),
     )
-    return bool((np.abs(near - rest) / unit <= allowed * (1 + 1e-9)).all())
+    return bool((units[loose] <= allowed + 1e-6).all())
 
 
 @dataclass
