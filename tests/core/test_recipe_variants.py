@@ -260,3 +260,66 @@ def test_other_separators_keep_exact_errors(
         problems = state.validate()
         assert len(problems) == 1
         assert words in problems[0].message
+
+
+# ----------------------------------------------------------- base64 broken into lines
+
+
+def encodebytes(array: np.ndarray) -> str:
+    return base64.encodebytes(array.tobytes()).decode("ascii")  # 76 per line, final "\n"
+
+
+def wrap(text: str, width: int) -> str:
+    """Lines of ``width`` characters (``base64 -w 64``, PEM)."""
+    return "\n".join(text[i : i + width] for i in range(0, len(text), width))
+
+
+BASE64_WRITERS: dict[str, Callable[[np.ndarray], str]] = {
+    "encodebytes": encodebytes,
+    "encodebytes_stripped": lambda w: encodebytes(w).strip(),
+    "crlf": lambda w: encodebytes(w).replace("\n", "\r\n"),
+    "crlf_stripped": lambda w: encodebytes(w).strip().replace("\n", "\r\n"),
+    "pem_64": lambda w: wrap(base64.b64encode(w.tobytes()).decode("ascii"), 64),
+}
+
+
+@pytest.mark.parametrize("writer", list(BASE64_WRITERS))
+@pytest.mark.parametrize("declared", [True, False], ids=["declared", "detected"])
+@pytest.mark.parametrize(
+    "array",
+    [
+        MATRIX,
+        np.arange(57 * 4, dtype=np.uint8),  # whole lines only: no short last line
+        np.arange(10, dtype=np.int16),  # one short line
+        BIG.astype(np.float64),  # several decoding chunks
+    ],
+    ids=["matrix", "whole_lines", "one_line", "big"],
+)
+def test_base64_broken_into_lines(
+    tmp_path: Path, writer: str, declared: bool, array: np.ndarray
+) -> None:
+    meta: dict[str, object] = {"shape": list(array.shape), "dtype": str(array.dtype)}
+    if declared:
+        meta["encoding"] = "base64"
+    path = write(tmp_path / "b.csv", [("w", BASE64_WRITERS[writer](array), json.dumps(meta))])
+    with open_state(path) as state:
+        assert state.entries[0].encoding == "base64"
+    assert_exact(read_one(path), array)
+
+
+def test_wrapped_base64_of_the_wrong_size_is_refused_at_open(tmp_path: Path) -> None:
+    data = encodebytes(np.arange(40, dtype=np.float32))
+    meta = json.dumps({"shape": [41], "dtype": "float32", "encoding": "base64"})
+    path = write(tmp_path / "b.csv", [("w", data, meta)])
+    with open_state(path) as state:
+        assert "needs 164 bytes" in state.errors[0].message
+
+
+def test_bad_character_in_wrapped_base64(tmp_path: Path) -> None:
+    data = encodebytes(np.arange(40, dtype=np.float32))
+    data = data[:100] + "*" + data[101:]
+    meta = json.dumps({"shape": [40], "dtype": "float32", "encoding": "base64"})
+    path = write(tmp_path / "b.csv", [("w", data, meta)])
+    with open_state(path) as state:
+        problems = state.validate()
+        assert "bad base64" in problems[0].message

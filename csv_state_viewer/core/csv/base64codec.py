@@ -1,4 +1,9 @@
-"""Base64 encoding of tensor data: the raw bytes of ``ndarray.tobytes()``, C order."""
+"""Base64 encoding of tensor data: the raw bytes of ``ndarray.tobytes()``, C order.
+
+Besides one unbroken line (``base64.b64encode``), the text may be broken into lines of a
+fixed width with LF or CRLF (``base64.encodebytes`` breaks every 76 characters and ends
+with a line break); :func:`line_wrapping` tells the width from the field's first line.
+"""
 
 from __future__ import annotations
 
@@ -37,7 +42,37 @@ def decode_chunk(text: bytes, first_char: int = 0) -> bytes:
 _ALPHABET = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/=")
 
 
-def looks_like_base64(head: bytes, tail: bytes, length: int, nbytes: int) -> bool:
+MAX_LINE = 1024
+Wrapping = tuple[int, int]  # (characters per line, line-break length: 1 for LF, 2 for CRLF)
+
+
+def line_wrapping(head: bytes) -> Wrapping | None:
+    """How a field's base64 is broken into lines, from its first characters; None when
+    the first line is not a whole number of 4-character groups (not wrapped base64)."""
+    at = head.find(b"\n", 0, MAX_LINE + 2)
+    if at <= 0:
+        return None
+    width, newline = (at - 1, 2) if head[at - 1] == 0x0D else (at, 1)
+    if width < 4 or width % 4:
+        return None
+    return width, newline
+
+
+def wrapped_lengths(nbytes: int, wrapping: Wrapping) -> tuple[int, int]:
+    """Field lengths of ``nbytes`` bytes wrapped so: without and with a final line break."""
+    width, newline = wrapping
+    chars = encoded_length(nbytes)
+    lines = -(-chars // width)
+    return chars + newline * (lines - 1), chars + newline * lines
+
+
+def strip_line_breaks(text: bytes) -> bytes:
+    return text.translate(None, b"\r\n")
+
+
+def looks_like_base64(
+    head: bytes, tail: bytes, length: int, nbytes: int, wrapping: Wrapping | None = None
+) -> bool:
     """Whether a field of ``length`` characters is base64 of exactly ``nbytes`` bytes.
 
     Only samples are looked at: ``head`` is the start of the field (the whole field when
@@ -45,10 +80,15 @@ def looks_like_base64(head: bytes, tail: bytes, length: int, nbytes: int) -> boo
     nothing on a gigabyte field. Decimal text of more than one value has commas in any
     sample of 64 characters; a single value has no padding ``=``.
     """
-    if nbytes == 0 or length != encoded_length(nbytes):
+    if nbytes == 0:
+        return False
+    if wrapping is None:
+        if length != encoded_length(nbytes):
+            return False
+    elif length not in wrapped_lengths(nbytes, wrapping):
         return False
     padding = (3 - nbytes % 3) % 3
-    sample = head + tail
+    sample = strip_line_breaks(head + tail)
     if padding:
         if not sample.endswith(b"=" * padding):
             return False

@@ -13,7 +13,14 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-from csv_state_viewer.core.csv.base64codec import encoded_length, looks_like_base64
+from csv_state_viewer.core.csv.base64codec import (
+    MAX_LINE,
+    Wrapping,
+    encoded_length,
+    line_wrapping,
+    looks_like_base64,
+    wrapped_lengths,
+)
 from csv_state_viewer.core.csv.csvscan import Field, RawRow, field_bytes
 from csv_state_viewer.core.csv.metaparse import parse_metadata, parse_shape
 from csv_state_viewer.core.dtypes import DtypeError, resolve_dtype
@@ -153,7 +160,8 @@ class EntryBuilder:
         entry.span = (data.start, data.end)
         count = math.prod(shape)
         entry.encoding = self._encoding(meta, data, count * dtype.itemsize)
-        check_size(entry.encoding, shape, count, dtype.itemsize, data.length)
+        wrapping = self._wrapping(data) if entry.encoding == "base64" else None
+        check_size(entry.encoding, shape, count, dtype.itemsize, data.length, wrapping=wrapping)
         if "crc32" in meta:
             crc = meta["crc32"]
             if not isinstance(crc, str) or len(crc) != 8 or not _is_hex(crc):
@@ -172,7 +180,17 @@ class EntryBuilder:
         else:
             head = self.mm[data.start : data.start + _PEEK]
             tail = self.mm[data.end - _PEEK : data.end]
-        return "base64" if looks_like_base64(head, tail, data.length, nbytes) else "text"
+        if looks_like_base64(head, tail, data.length, nbytes):
+            return "base64"
+        wrapping = self._wrapping(data)
+        if wrapping and looks_like_base64(head, tail, data.length, nbytes, wrapping):
+            return "base64"
+        return "text"
+
+    def _wrapping(self, data: Field) -> Wrapping | None:
+        """How base64 in this field is broken into lines (None: one line)."""
+        first_line = self.mm[data.start : min(data.end, data.start + MAX_LINE + 2)]
+        return line_wrapping(first_line)
 
 
 def _is_hex(text: str) -> bool:
@@ -180,11 +198,19 @@ def _is_hex(text: str) -> bool:
 
 
 def check_size(
-    encoding: str, shape: tuple[int, ...], count: int, itemsize: int, length: int
+    encoding: str,
+    shape: tuple[int, ...],
+    count: int,
+    itemsize: int,
+    length: int,
+    *,
+    wrapping: Wrapping | None = None,
 ) -> None:
     """Refuse, before any allocation, a row whose declared size cannot fit its data."""
     if encoding == "base64":
         expected = encoded_length(count * itemsize)
+        if wrapping is not None and length in wrapped_lengths(count * itemsize, wrapping):
+            return
         if length != expected:
             raise ValueError(
                 f"shape {list(shape)} needs {count * itemsize} bytes ({expected} base64 "

@@ -109,14 +109,18 @@ class CsvState(State):
         assert entry.span is not None and entry.dtype is not None
         start, end = entry.span
         out = np.empty(entry.nbytes, dtype=np.uint8)
-        offsets = range(start, end, base64codec.CHUNK_CHARS)
+        if end - start == base64codec.encoded_length(entry.nbytes):
+            offsets = range(start, end, base64codec.CHUNK_CHARS)
 
-        def decode(offset: int) -> bytes:
-            text = self._pread(offset, min(base64codec.CHUNK_CHARS, end - offset))
-            return base64codec.decode_chunk(text, offset - start)
+            def decode(offset: int) -> bytes:
+                text = self._pread(offset, min(base64codec.CHUNK_CHARS, end - offset))
+                return base64codec.decode_chunk(text, offset - start)
 
+            pieces: Iterator[bytes] = ordered_map(decode, offsets)
+        else:
+            pieces = self._decode_wrapped_base64(start, end)
         filled = 0
-        for raw in ordered_map(decode, offsets):
+        for raw in pieces:
             check_cancelled(progress)
             if filled + len(raw) > out.size:
                 raise DataError(f"base64 data decodes to more than {out.size} bytes")
@@ -126,6 +130,19 @@ class CsvState(State):
         if filled != out.size:
             raise DataError(f"base64 data decodes to {filled} bytes; the shape needs {out.size}")
         return out.view(entry.dtype)
+
+    def _decode_wrapped_base64(self, start: int, end: int) -> Iterator[bytes]:
+        """Base64 broken into lines: line breaks dropped, 4-character groups carried over
+        chunk boundaries (one thread: rare, and binascii is fast)."""
+        carry, decoded_chars = b"", 0
+        for offset in range(start, end, base64codec.CHUNK_CHARS):
+            raw = self._pread(offset, min(base64codec.CHUNK_CHARS, end - offset))
+            text = carry + base64codec.strip_line_breaks(raw)
+            last = offset + base64codec.CHUNK_CHARS >= end
+            whole = len(text) if last else len(text) - len(text) % 4
+            carry = text[whole:]
+            yield base64codec.decode_chunk(text[:whole], decoded_chars)
+            decoded_chars += whole
 
     def _text_spans(self, start: int, end: int, size: int) -> Iterator[tuple[int, int]]:
         """Spans of about ``size`` bytes that end on a value boundary.
