@@ -311,6 +311,60 @@ def peak_rss(loader: str, path: Path) -> dict[str, int]:
     return figures
 
 
+# ------------------------------------------------------------------- the matrix file
+
+MATRIX_BYTES = 100 * MB
+MATRIX_COLUMNS = 2000
+
+
+def write_matrix_file(path: Path, target_bytes: int = MATRIX_BYTES) -> np.ndarray:
+    """An np.savetxt-style comma-separated float32 matrix (``%.9g``) of about ``target_bytes``."""
+    rows = max(1, target_bytes // (13 * MATRIX_COLUMNS))  # %.9g of N(0, 0.05): ~13 bytes
+    rng = np.random.default_rng(SEED + 1)
+    matrix = (rng.standard_normal((rows, MATRIX_COLUMNS)) * 0.05).astype(np.float32)
+    np.savetxt(path, matrix, fmt="%.9g", delimiter=",")
+    return matrix
+
+
+def matrix_figures(path: Path, matrix: np.ndarray, repeat: int) -> dict[str, float]:
+    """Times of the matrix layout: index (open_state), decode (state.read on an open
+    state: the read rate) and load_state (both); and whether the float32 bits came back."""
+    index, _ = measure(lambda: ours_open_index(path), repeat)
+    with csv_state_viewer.open_state(path) as state:
+        (entry,) = state.entries
+        decode, array = measure(lambda: state.read(entry), repeat)
+    load, _ = measure(lambda: csv_state_viewer.load_state(path), repeat)
+    size = path.stat().st_size
+    return {
+        "bytes": size,
+        "index_s": index.median,
+        "read_s": decode.median,
+        "load_s": load.median,
+        "read_mb_s": size / MB / decode.median,
+        "load_mb_s": size / MB / load.median,
+        "bit_exact": float(array.dtype == matrix.dtype and array.tobytes() == matrix.tobytes()),
+    }
+
+
+def matrix_targets(matrix: dict[str, float]) -> list[Target]:
+    index, rate, text_rate = matrix["index_s"], matrix["read_mb_s"], matrix["text_read_mb_s"]
+    return [
+        Target("matrix file: open_state index", f"{index:.3f} s", "< 0.5 s", index < 0.5),
+        Target(
+            "matrix file: read rate / CSV text read rate (same run)",
+            f"{rate:.0f} / {text_rate:.0f} MB/s = {rate / text_rate:.2f}",
+            ">= 0.5",
+            rate >= 0.5 * text_rate,
+        ),
+        Target(
+            "matrix file: float32 values bit-exact",
+            "identical" if matrix["bit_exact"] else "DIFFERENT",
+            "identical",
+            bool(matrix["bit_exact"]),
+        ),
+    ]
+
+
 # -------------------------------------------------------------------------- the run
 
 
@@ -332,6 +386,7 @@ class Report:
     ratios: dict[str, float]
     rss: dict[str, dict[str, int]]
     targets: list[Target]
+    matrix: dict[str, float]
 
 
 def machine_info() -> dict[str, Any]:
@@ -446,6 +501,11 @@ def run(params: int, repeat: int) -> Report:
             "recipe_text": peak_rss("recipe", paths["recipe_text"]),
         }
         files = {key: path.stat().st_size for key, path in paths.items()}
+        print("  timing the matrix file (np.savetxt layout) ...", file=sys.stderr, flush=True)
+        matrix_path = Path(tmp, "matrix.csv")
+        matrix = matrix_figures(matrix_path, write_matrix_file(matrix_path), repeat)
+    text_read = timings["read_text_ours_on_recipe_file"].median
+    matrix["text_read_mb_s"] = files["recipe_text"] / MB / text_read
     ratios = {
         "write_text": ratio(timings, "write_text_recipe", "write_text_ours"),
         "write_base64": ratio(timings, "write_base64_recipe", "write_base64_ours"),
@@ -466,7 +526,8 @@ def run(params: int, repeat: int) -> Report:
         medians={key: t.median for key, t in timings.items()},
         ratios=ratios,
         rss=rss,
-        targets=evaluate(ratios, open_share, rss["ours_text"], checks),
+        targets=evaluate(ratios, open_share, rss["ours_text"], checks) + matrix_targets(matrix),
+        matrix=matrix,
     )
 
 
@@ -526,6 +587,20 @@ def print_rss(report: Report) -> None:
         )
 
 
+def print_matrix(report: Report) -> None:
+    m = report.matrix
+    print()
+    print(f"matrix file (np.savetxt %.9g, comma, float32), {m['bytes'] / MB:.1f} MB:")
+    print(
+        f"  open_state index {m['index_s']:.3f} s, read (decode) {m['read_s']:.3f} s, "
+        f"load_state (index + decode) {m['load_s']:.3f} s"
+    )
+    print(
+        f"  read rate {m['read_mb_s']:.0f} MB/s (load_state {m['load_mb_s']:.0f} MB/s) vs CSV "
+        f"text read rate {m['text_read_mb_s']:.0f} MB/s (load_state, recipe file, same run)"
+    )
+
+
 def print_targets(report: Report) -> None:
     print()
     print("round trips through load_state, bit-exact vs the original arrays:")
@@ -564,6 +639,7 @@ def main(argv: list[str] | None = None) -> int:
     print_header(report)
     print_table(report)
     print_rss(report)
+    print_matrix(report)
     print_targets(report)
     print(f"\ntotal benchmark time {time.perf_counter() - started:.1f} s")
     if args.json is not None:
