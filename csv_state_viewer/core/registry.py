@@ -40,7 +40,7 @@ __all__ = [
 ]
 
 # Modules of csv_state_viewer.core.formats that define a FORMAT, in lookup order.
-BUILTIN = ("csv", "npz", "folder", "matrix")
+BUILTIN = ("csv", "npz", "folder", "matrix", "long", "rows")
 
 _FORMATS: list[Format] = []
 _PROVIDERS: list[Callable[[], None]] = []

@@ -53,6 +53,7 @@ from csv_state_viewer.core.layouts.tabletext import (
     Table,
     decide_text_dtype,
     headers,
+    joined_names,
     parse_values,
     read_bytes,
     read_head,
@@ -147,12 +148,7 @@ def _sniff(path: str, head: bytes) -> bool:
 
 def tensor_names(table: Table, columns: LongColumns) -> pa.Array:
     """Each row's tensor name: its name cells joined with "/" (empty ones left out)."""
-    parts = [trimmed(table.columns[c]) for c in columns.names]
-    if len(parts) == 1:
-        return parts[0]
-    joined = pc.binary_join_element_wise(*parts, "/")
-    joined = pc.replace_substring_regex(joined, "/{2,}", "/")
-    return pc.replace_substring_regex(joined, "^/|/$", "")
+    return joined_names(table, columns.names)
 
 
 @dataclass

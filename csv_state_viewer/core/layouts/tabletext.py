@@ -250,6 +250,18 @@ def trimmed(strings: pa.Array) -> pa.Array:
     return pc.utf8_trim_whitespace(strings)
 
 
+def joined_names(table: Table, columns: Sequence[int]) -> pa.Array:
+    """Each record's name: its cells in ``columns`` joined with "/" (empty ones left out)."""
+    if not columns:
+        return pa.array([""] * table.rows, pa.string())
+    parts = [trimmed(table.columns[c]) for c in columns]
+    if len(parts) == 1:
+        return parts[0]
+    joined = pc.binary_join_element_wise(*parts, "/")
+    joined = pc.replace_substring_regex(joined, "/{2,}", "/")
+    return pc.replace_substring_regex(joined, "^/|/$", "")
+
+
 def integer_rows(strings: pa.Array) -> np.ndarray:
     """Which (trimmed) values are written as integers (no fraction, exponent, NaN or Inf)."""
     return np.asarray(pc.match_substring_regex(strings, _INTEGER).to_numpy(zero_copy_only=False))
@@ -347,8 +359,11 @@ def parse_list(numbers: bytes, dtype: np.dtype) -> np.ndarray:
         raise ValueError(str(err)) from None
 
 
-def list_is_integers(numbers: bytes) -> bool:
-    return re.fullmatch(rb"[0-9,+\-]*", numbers) is not None
+def list_strings(numbers: bytes) -> pa.Array:
+    """:func:`list_numbers`'s text as one string per number (for :func:`decide_text_dtype`)."""
+    if not numbers:
+        return pa.array([], pa.string())
+    return pc.split_pattern(pa.scalar(numbers.decode("ascii", errors="replace")), ",").values
 
 
 def read_bytes(fd: int, start: int, end: int) -> bytes:
