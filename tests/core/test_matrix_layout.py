@@ -233,3 +233,19 @@ def test_fixed_point_write_round_trip(tmp_path: Path) -> None:
     assert path.read_text().splitlines()[1:] == ["16,-8", "3,1"]
     assert same_bits(read_one(path)[1], values)
     assert json.dumps(read_one(path)[2]["scale"]) == "0.0625"
+
+
+def test_one_dtype_rule_for_every_layout() -> None:
+    """float32 weights written exactly, shortest or with 9 digits stay float32; more is float64."""
+    from csv_state_viewer.core.layouts.values import FLOAT32_DIGITS, FLOAT64, decide_dtype
+
+    weights = np.random.default_rng(5).standard_normal(1000).astype(np.float32)
+    shortest = np.array([float(np.format_float_positional(w, unique=True)) for w in weights])
+    values, why = decide_dtype(shortest, integers=False)
+    assert values.dtype == np.float32 and why == FLOAT32_DIGITS
+    assert values.tobytes() == weights.tobytes()
+    nine = np.array([float(f"{w:.9g}") for w in weights.astype(np.float64)])
+    assert decide_dtype(nine, integers=False)[0].tobytes() == weights.tobytes()
+    doubles = np.random.default_rng(6).standard_normal(1000)
+    values, why = decide_dtype(doubles, integers=False)
+    assert values.dtype == np.float64 and why == FLOAT64

@@ -30,19 +30,18 @@ from csv_state_viewer.core.csv import nativeparse, textcodec
 from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.layouts.values import (
     FLOAT32,
+    FLOAT32_DIGITS,
     FLOAT64,
     INTEGERS,
     NON_FINITE_ONLY,
     decide_dtype,
+    float32_faithful,
     looks_integer,
 )
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 BLOCK_BYTES = 4 << 20
 HEAD_LINES = 1000  # comment lines allowed before the first data row
-FLOAT32_DIGITS = (
-    "float32: every value is a float32 written exactly or to at most 9 significant digits"
-)
 NO_ROWS = "no rows of numbers"
 _NUMBER = re.compile(
     rb"[+-]?(?:(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?|nan|inf|infinity)", re.IGNORECASE
@@ -50,8 +49,6 @@ _NUMBER = re.compile(
 _SHAPE = re.compile(rb"#\s*(?:shape\s*[:=]?\s*)?[\[(]\s*((?:\d+\s*,\s*)*\d*)\s*,?\s*[\])]\s*")
 _SCALE = re.compile(rb"#\s*scale\s*[:=]\s*(\S+)\s*", re.IGNORECASE)
 _NOT_INTEGER = (b".", b"e", b"E", b"n", b"N", b"i", b"I")
-_FLT_MIN = float(np.finfo(np.float32).tiny)
-_POW10 = 10.0 ** np.arange(-330, 300, dtype=np.float64)  # 10^k at k + 330
 
 
 class MatrixValueError(ValueError):
@@ -385,51 +382,6 @@ def _block_values(
 
 
 # --------------------------------------------------------------------- dtype decision
-
-
-def float32_faithful(values: np.ndarray) -> bool:
-    """Whether every decimal these float64 values were read from denotes a float32.
-
-    A value qualifies when it is a float32 exactly (``%.18e`` of a float32), or when its
-    text has at most 9 significant digits and is the float32 nearest to it rounded to
-    that many digits (``repr``/shortest and ``%.9g`` of a float32: ``0.1``, ``0.100000001``).
-    The digit count is recovered from the value: beyond 15 digits the test can be fooled
-    (``0.1000000000000001`` passes), which no float32 writer produces.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        near = values.astype(np.float32).astype(np.float64)  # beyond float32's range: inf
-        finite = np.isfinite(values)
-        if not finite.all():
-            values, near = values[finite], near[finite]
-        distance = np.abs(near - values)
-    exact = distance == 0
-    if exact.all():
-        return True
-    magnitude = np.abs(values)
-    if not np.isfinite(near).all() or ((magnitude < _FLT_MIN) & ~exact).any():
-        return False  # too large for float32, or a subnormal float32 that is not exact
-    # The 9th significant digit's unit; log10 is lowered a little so that the exponent is
-    # never one too large (one too small only puts a 9-digit value on a 10-digit grid).
-    exponent = np.floor(np.log10(np.maximum(magnitude, _FLT_MIN)) - 1e-9).astype(np.intp)
-    unit = _POW10[exponent + 322]
-    digits = values / unit
-    whole = np.rint(digits)
-    if ((np.abs(digits - whole) > 1e-6) & ~exact).any():  # arithmetic error is below 4e-7
-        return False  # more than 9 significant digits
-    # Ties (%.9g of ...0625 is ...062) sit on the bound; the value read is off the decimal
-    # by ~1e-7 units, hence the slack. Most values are within half a unit: done.
-    units = distance / unit
-    loose = np.flatnonzero(units > 0.5 + 1e-6)
-    if loose.size == 0:
-        return True
-    # Fewer digits (trailing zeros on the 9-digit grid) allow 5, 50, ... units.
-    mantissa = whole[loose]
-    allowed = np.where(
-        np.fmod(mantissa, 1000) == 0,
-        np.inf,
-        np.where(np.fmod(mantissa, 100) == 0, 50.0, np.where(np.fmod(mantissa, 10) == 0, 5.0, 0.5)),
-    )
-    return bool((units[loose] <= allowed + 1e-6).all())
 
 
 @dataclass
