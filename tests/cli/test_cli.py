@@ -102,7 +102,7 @@ def test_validate_reports_file_line_message(bad: Path) -> None:
     [
         (b"", "empty file"),
         (b"\x00\x01\x02binary\xff" * 10, "binary file"),
-        (b"a,b,c\n1,2,3\n", "no recognisable columns"),
+        (b"a,b,c\n1,2,3\n", "a 1\u00d73 numeric matrix with a header and no tensor names"),
         (b"tensor_name,tensor_data\nx,1\n", "no tensor_metadata column"),
     ],
 )

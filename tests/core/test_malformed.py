@@ -242,7 +242,10 @@ NOT_STATES = {
     "empty": (b"", "empty file"),
     "whitespace": (b"  \n\t\r\n  \n", "empty file"),
     "binary": (b"\x89BIN\x00\x01\x02\xff" + bytes(range(256)) * 4, "binary"),
-    "unrelated_columns": (b"a,b,c\n1,2,3\n", "no recognisable columns"),
+    "unrelated_columns": (b"a,b,c\n1,2,3\n", "a 1\u00d73 numeric matrix with a header"),
+    "plain_text": (b"hello\n", "plain text, not CSV (one line: 'hello')"),
+    "json": (b'{"w": [1, 2]}', "JSON, not CSV (an object with keys w)"),
+    "npy": (b"\x93NUMPY\x01\x00v\x00{'descr': '<f4'}", "a NumPy .npy array (binary)"),
     "header_without_metadata": (b"tensor_name,tensor_data\nw,1\n", "tensor_metadata"),
 }
 

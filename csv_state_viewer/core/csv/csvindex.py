@@ -25,6 +25,7 @@ from csv_state_viewer.core.csv.csvscan import Field, RawRow, field_bytes
 from csv_state_viewer.core.csv.metaparse import parse_metadata, parse_shape
 from csv_state_viewer.core.dtypes import DtypeError, resolve_dtype
 from csv_state_viewer.core.errors import NotAStateError
+from csv_state_viewer.core.layouts.describe import HEAD_BYTES, describe_text
 from csv_state_viewer.core.state import TensorEntry
 
 NAME, DATA, METADATA = "tensor_name", "tensor_data", "tensor_metadata"
@@ -85,11 +86,8 @@ def detect_columns(mm: mmap.mmap, first: RawRow, path: str) -> Columns:
         )
     if len(first.fields) >= 3 and mm[first.fields[2].start : first.fields[2].start + 1] == b"{":
         return POSITIONAL
-    raise NotAStateError(
-        path,
-        "no recognisable columns: expected a header tensor_name,tensor_data,tensor_metadata "
-        "or rows of name, data and JSON metadata",
-    )
+    # Not the recipe's columns: say what the file is instead (a matrix, a table, JSON...).
+    raise NotAStateError(path, describe_text(path, mm[: HEAD_BYTES + 1]))
 
 
 def _decode_utf8(raw: bytes, what: str) -> tuple[str, str | None]:

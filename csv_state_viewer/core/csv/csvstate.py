@@ -21,6 +21,7 @@ from csv_state_viewer.core.csv.csvscan import scan_rows
 from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.csv.textcodec import DataError
 from csv_state_viewer.core.errors import NotAStateError
+from csv_state_viewer.core.layouts.describe import describe_text
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
@@ -277,10 +278,8 @@ def open_csv_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRES
             handle = inflated
         handle.seek(0)
         head = handle.read(_SNIFF)
-        if not head.strip(b" \t\r\n\xef\xbb\xbf"):
-            raise NotAStateError(path, "empty file")
-        if b"\x00" in head:
-            raise NotAStateError(path, "binary file, not CSV text")
+        if not head.strip(b" \t\r\n\xef\xbb\xbf") or b"\x00" in head:
+            raise NotAStateError(path, describe_text(path, head))  # empty, or binary
         mm = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
     except BaseException:
         handle.close()
