@@ -30,7 +30,6 @@ with its exact dtype and shape (scalars and empty tensors included).
 from __future__ import annotations
 
 import functools
-import mmap
 import os
 import re
 from collections.abc import Mapping
@@ -421,12 +420,9 @@ def open_long_table(path: str | os.PathLike[str], progress: Progress = NO_PROGRE
     columns = long_layout(read_head(path))
     if columns is None:
         raise NotAStateError(path, "no name, index and value columns in the header")
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size <= columns.header.start:
-            found = []
-        else:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                found = index_long_table(data, columns, progress)
+    with open(path, "rb") as handle:  # read whole: pyarrow and NumPy keep views of it
+        data = handle.read()
+    found = index_long_table(data, columns, progress) if len(data) > columns.header.start else []
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     key = register(path)
 

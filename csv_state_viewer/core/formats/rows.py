@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import functools
 import math
-import mmap
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -214,12 +213,9 @@ def open_rows_table(path: str | os.PathLike[str], progress: Progress = NO_PROGRE
     columns = rows_layout(read_head(path))
     if columns is None:
         raise NotAStateError(path, "no shape and values columns in the header")
-    with open(path, "rb") as handle:
-        if os.fstat(handle.fileno()).st_size <= columns.header.start:
-            found = []
-        else:
-            with mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ) as data:
-                found = index_rows_table(data, columns, progress)
+    with open(path, "rb") as handle:  # read whole: pyarrow and NumPy keep views of it
+        data = handle.read()
+    found = index_rows_table(data, columns, progress) if len(data) > columns.header.start else []
     fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
     key = register(path)
 
