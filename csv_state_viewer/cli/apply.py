@@ -60,6 +60,10 @@ def render(report: MappingReport) -> str:
         shape = shape_text(row.state_shape if row.state_shape is not None else row.target_shape)
         if row.state_shape is not None and row.target_shape not in (None, row.state_shape):
             shape = f"{shape_text(row.state_shape)} vs {shape_text(row.target_shape)}"
+            if row.status == MATCHED:  # same size, matched by position
+                shape = (
+                    f"{shape_text(row.state_shape)} -> {shape_text(row.target_shape)} (reshaped)"
+                )
         dtype = row.state_dtype or row.target_dtype or "-"
         if row.cast:
             dtype = f"{row.state_dtype} -> {row.target_dtype}"
