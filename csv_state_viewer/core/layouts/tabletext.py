@@ -26,7 +26,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from csv_state_viewer.core.csv import textcodec
-from csv_state_viewer.core.layouts.values import FLOAT32, FLOAT64, INTEGERS, decide_dtype
+from csv_state_viewer.core.layouts.values import INTEGERS, decide_dtype
 
 HEAD_BYTES = 1 << 16  # enough for any header row
 DELIMITERS = (",", "\t", ";", "|")
@@ -302,33 +302,13 @@ def _first_bad(strings: pa.Array, dtype: np.dtype, message: str) -> BadValueErro
 
 
 def decide_text_dtype(strings: pa.Array) -> tuple[np.dtype, str]:
-    """The dtype (:func:`~csv_state_viewer.core.layouts.values.decide_dtype`'s rule) of
-    trimmed decimal texts; :class:`BadValueError` names the first bad one.
-
-    With the text at hand "round-trips through float32" is judged on the text: a value is
-    a float32's when its text is the float32's exact value, its shortest round-trip text
-    (NumPy, pandas, ``repr``) or its rounding to as many digits (``%.9g``).
-    """
+    """The dtype of trimmed decimal texts by the one rule of every layout
+    (:func:`~csv_state_viewer.core.layouts.values.decide_dtype`), and why;
+    :class:`BadValueError` names the first bad text."""
     if len(strings) == 0 or integer_rows(strings).all():
         return np.dtype(np.int64), INTEGERS
-    wide = parse_values(strings, np.dtype(np.float64))
-    decided, reason = decide_dtype(wide, integers=False)
-    if decided.dtype == np.float32:
-        return decided.dtype, reason
-    narrow = parse_values(strings, np.dtype(np.float32))
-    with np.errstate(over="ignore", invalid="ignore"):
-        shortest = textcodec.parse_chunk(textcodec.format_chunk(narrow), np.dtype(np.float64))
-        finite = np.isfinite(wide)
-        if (finite & ~np.isfinite(narrow)).any():
-            return np.dtype(np.float64), FLOAT64  # beyond float32's range
-        same = ~finite | (shortest == wide) | (narrow.astype(np.float64) == wide)
-    for row in np.flatnonzero(~same):  # written with fewer or more digits than shortest
-        text = strings[int(row)].as_py()
-        digits = re.sub(r"[^0-9]", "", re.split(r"[eE]", text)[0]).lstrip("0")
-        rounded = f"{float(narrow[row]):.{max(len(digits), 1)}g}"
-        if len(digits) > 9 or float(rounded) != wide[row]:
-            return np.dtype(np.float64), FLOAT64
-    return np.dtype(np.float32), FLOAT32
+    decided, reason = decide_dtype(parse_values(strings, np.dtype(np.float64)), integers=False)
+    return decided.dtype, reason
 
 
 # --------------------------------------------------------------------- list-like values
