@@ -6,10 +6,10 @@ import argparse
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
-from csv_state_viewer.cli.options import add_layout, add_like
+from csv_state_viewer.cli.options import add_like
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
-from csv_state_viewer.core.registry import write_choices
+from csv_state_viewer.core.registry import formats, write_choices
 from csv_state_viewer.ops.convert import ConvertOptions, convert
 
 
@@ -47,7 +47,23 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         action="store_true",
         help="with --model: load a model whose file carries code (Lambda layers)",
     )
-    add_layout(parser)
+    names = [f.name for f in formats() if f.save is not None]
+    parser.add_argument(
+        "--layout",
+        metavar="NAME",
+        choices=names,
+        help="write DST in this format instead of the one its extension names: 'matrix' writes "
+        "a folder (DST/) of np.savetxt files, 'long' a name,index,value table "
+        f"({', '.join(names)})",
+    )
+    readable = [f.name for f in formats() if f.open is not None]
+    parser.add_argument(
+        "--from",
+        dest="source_layout",
+        metavar="NAME",
+        choices=readable,
+        help="read SRC as this format when its content fits several",
+    )
     add_like(parser)
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
@@ -64,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
         unsafe=args.unsafe,
         overwrite=args.force,
         skip_bad=args.skip_bad,
-        layout=args.layout,
+        format_name=args.layout,
+        layout=args.source_layout,
         like=args.like,
     )
     try:

@@ -55,6 +55,7 @@ class Format:
     holds_model: bool = False  # a file holds a whole model that can be loaded and written into
     one_at_a_time: bool = False  # its reader must not run in parallel with itself
     writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
+    writes_folder: bool = False  # can write a folder of files (one per tensor)
     marker_suffix: str = ""  # a prefix write exists when PREFIX + this exists (".index")
 
     @property
@@ -84,7 +85,11 @@ class Format:
         return path + self.marker_suffix if self.writes_prefix else path
 
     def destination_exists(self, path: str) -> bool:
-        return os.path.lexists(self.destination_marker(path))
+        marker = self.destination_marker(path)
+        if self.writes_folder and os.path.isdir(marker):
+            with os.scandir(marker) as found:  # an empty folder is a fine destination
+                return any(True for _ in found)
+        return os.path.lexists(marker)
 
     def write_choices(self) -> list[WriteChoice]:
         """The ways to write this format (empty when it cannot be written)."""

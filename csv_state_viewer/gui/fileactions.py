@@ -19,7 +19,8 @@ from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import Comparison
 from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.ops.compare import Compared, compare
-from csv_state_viewer.ops.convert import Converted, ConvertOptions, convert
+from csv_state_viewer.ops.convert import Converted, ConvertOptions
+from csv_state_viewer.ops.convert import export as export_state
 
 if TYPE_CHECKING:
     from csv_state_viewer.core.analysis.tree import Node
@@ -59,10 +60,19 @@ def save_as(window: MainWindow, path: str, encoding: str = "text") -> None:
     _write(window, "save", "Saving", path, choice)
 
 
-def export(window: MainWindow, path: str, choice: WriteChoice, model: str | None = None) -> None:
-    """Write the current file as ``choice`` says (a model for formats that need one);
-    bad rows are left out."""
-    _write(window, "export", f"Exporting {choice.label}", path, choice, model=model)
+def export(
+    window: MainWindow,
+    path: str,
+    choice: WriteChoice,
+    model: str | None = None,
+    *,
+    overwrite: bool = True,
+) -> None:
+    """Write the current file, as the viewer shows it, as ``choice`` says (a model for
+    formats that need one); bad rows are left out. ``overwrite`` is True when a file
+    dialog has already asked before replacing."""
+    what = f"Exporting {choice.label}"
+    _write(window, "export", what, path, choice, model=model, overwrite=overwrite)
 
 
 def _write(
@@ -73,6 +83,7 @@ def _write(
     choice: WriteChoice,
     *,
     model: str | None = None,
+    overwrite: bool = True,
 ) -> None:
     state = _source(window)
     if state is None:
@@ -81,12 +92,12 @@ def _write(
         format_name=choice.format_name,
         save_options=choice.options,
         model=model,
-        overwrite=True,  # the file dialog has asked before replacing a file
+        overwrite=overwrite,
         skip_bad=True,
     )
 
     def work(progress: Progress) -> Converted:
-        return convert(state.path, path, options, progress)
+        return export_state(state, path, options, progress)
 
     def wrote(converted: Converted) -> str:
         skipped = len(converted.skipped)

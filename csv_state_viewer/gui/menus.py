@@ -205,6 +205,9 @@ def _save_as_dialog(window: MainWindow) -> None:
 
 def _export_dialog(window: MainWindow, choice: WriteChoice) -> None:
     fmt = format_named(choice.format_name)
+    if fmt.writes_folder:  # a folder of files, one per tensor, named after the state
+        _export_folder(window, choice)
+        return
     path, _ = QFileDialog.getSaveFileName(
         window, f"Export as {choice.label}", "", f"{choice.label} ({' '.join(fmt.file_patterns())})"
     )
@@ -220,6 +223,17 @@ def _export_dialog(window: MainWindow, choice: WriteChoice) -> None:
     if choice.extension and not fmt.matches_extension(path):
         path += choice.extension
     fileactions.export(window, path, choice, model)
+
+
+def _export_folder(window: MainWindow, choice: WriteChoice) -> None:
+    root = window.current_root()
+    if root is None or root.state is None:
+        return
+    parent = QFileDialog.getExistingDirectory(window, f"Export as {choice.label} into")
+    if parent:
+        stem = os.path.splitext(os.path.basename(root.state.path.rstrip("/\\")))[0]
+        folder = os.path.join(parent, stem or "state") + os.sep
+        fileactions.export(window, folder, choice, overwrite=False)
 
 
 def _save_plot_dialog(window: MainWindow) -> None:

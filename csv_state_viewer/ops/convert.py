@@ -14,6 +14,7 @@ from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
 from csv_state_viewer.core.registry import format_for_reading, format_for_writing, format_named
 from csv_state_viewer.core.state import State
+from csv_state_viewer.core.tensors import Tensors
 from csv_state_viewer.ops import isolation
 from csv_state_viewer.ops.destinations import check_destination
 from csv_state_viewer.ops.opening import open_like
@@ -87,25 +88,78 @@ def convert_here(
     with _open_source(source, options, Span(progress, 0, 100)) as state:
         if state.errors and not options.skip_bad:
             raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
-        # options of other formats (the CLI's --encoding for an .npz) do not apply here
-        save: dict[str, Any] = {
-            key: value for key, value in options.save_options.items() if key in fmt.save_options
-        }
-        if options.model is not None:
-            save.update(model=options.model, match=options.match, unsafe=options.unsafe)
-        written = api.save_state(
-            destination,
-            state,
-            progress=Span(progress, 100, 1000),
-            overwrite=options.overwrite,
-            skip_bad=options.skip_bad,
-            options=save,
-            format_name=fmt.name,
-        )
-        return Converted(os.fspath(source), destination, fmt.name, written, tuple(state.errors))
+        return save_here(state, destination, options, progress=Span(progress, 100, 1000))
 
 
 def _open_source(source: str, options: ConvertOptions, progress: Progress) -> State:
     if options.like:
         return open_like(source, options.like, progress, options.layout)
     return api.open_state(source, progress, options.layout)
+
+
+def export(
+    state: State,
+    destination: str,
+    options: ConvertOptions = ConvertOptions(),
+    progress: Progress = NO_PROGRESS,
+) -> Converted:
+    """Write an open state (as the viewer shows it: files opened together, shapes taken
+    from a model, a chosen layout) to ``destination``; :func:`convert` re-reads a path."""
+    fmt = format_named(options.format_name) if options.format_name else None
+    fmt = fmt or format_for_writing(destination)
+    sources = (state.path, *(p for p in (options.model,) if p))
+    check_destination(destination, fmt, overwrite=options.overwrite, sources=sources)
+    if state.errors and not options.skip_bad:
+        raise hinted(BadRowsError(state.path, state.errors), Hint.SKIP_BAD)
+    if not isolation.isolating(fmt):
+        return save_here(state, destination, options, progress=progress)
+    # the worker cannot read this process's state: its tensors travel with the call
+    tensors = state.read_all(Span(progress, 0, 500), skip_bad=True)
+    metadata = {e.name: e.metadata for e in state.entries if e.ok and e.name in tensors}
+    return isolation.run(
+        True,
+        f"exporting {state.path}",
+        "csv_state_viewer.ops.convert:save_here",
+        tensors,
+        destination,
+        options,
+        metadata=metadata,
+        skipped=tuple(state.errors),
+        progress=Span(progress, 500, 1000),
+    )
+
+
+def save_here(
+    tensors: Tensors,
+    destination: str,
+    options: ConvertOptions,
+    *,
+    metadata: dict[str, dict[str, Any]] | None = None,
+    skipped: tuple[RowProblem, ...] = (),
+    progress: Progress = NO_PROGRESS,
+) -> Converted:
+    """Write ``tensors`` (an open state, or arrays) as ``options`` say, in this process.
+
+    Rows whose data turns out bad while writing are left out only with ``skip_bad``; they
+    are then among ``skipped``, with the state's bad rows."""
+    fmt = format_named(options.format_name) if options.format_name else None
+    fmt = fmt or format_for_writing(destination)
+    # options of other formats (the CLI's --encoding for an .npz) do not apply here
+    save: dict[str, Any] = {
+        key: value for key, value in options.save_options.items() if key in fmt.save_options
+    }
+    if options.model is not None:
+        save.update(model=options.model, match=options.match, unsafe=options.unsafe)
+    written = api.save_state(
+        destination,
+        tensors,
+        metadata=metadata,
+        progress=progress,
+        overwrite=options.overwrite,
+        skip_bad=options.skip_bad,
+        options=save,
+        format_name=fmt.name,
+    )
+    path = getattr(tensors, "path", destination)
+    skipped = tuple(getattr(tensors, "errors", skipped))  # an open state knows them all
+    return Converted(os.fspath(path), destination, fmt.name, written, skipped)

@@ -45,12 +45,12 @@ def check_destination(
             raise StateWriteError(f"{path}: refusing to overwrite a source ({name})")
     if targets & {_real(p) for p in produced}:
         raise StateWriteError(f"{path}: was just written from another file of this job")
-    folder = os.path.dirname(os.path.abspath(path))
+    folder = os.path.dirname(os.path.abspath(path.rstrip("/" + os.sep) or path))
     if not os.path.isdir(folder):
         raise StateWriteError(f"{folder}: no such folder")
     if is_open_for_reading(marker) or is_open_for_reading(path):
         raise StateWriteError(f"{path}: refusing to write over a file that is open for reading")
-    if not fmt.writes_prefix and os.path.isdir(path):
+    if not (fmt.writes_prefix or fmt.writes_folder) and os.path.isdir(path):
         raise StateWriteError(f"{path}: is a directory")
     if not overwrite and fmt.destination_exists(path):
         raise hinted(StateWriteError(f"{path}: already exists"), Hint.OVERWRITE)

@@ -140,3 +140,36 @@ def test_the_summary_says_how_a_dtype_was_decided() -> None:
     leaf = next(build_tree(state).tensors())
     dtype = next(row for row in tensor_rows(leaf) if row.key == "dtype")
     assert dtype.text == f"float32 (decided from the text: {FLOAT32})"
+
+
+def test_export_writes_the_state_as_shown_not_its_path_again(
+    qtbot: QtBot,
+    window: MainWindow,
+    per_tensor: list[Path],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Two of three files opened together: the export holds those two, as a folder of
+    np.savetxt matrices and as a TensorFlow checkpoint (whose writer runs in the worker)."""
+    from csv_state_viewer.core.api import load_state
+    from csv_state_viewer.core.registry import write_choices
+    from csv_state_viewer.gui import fileactions
+
+    chosen = [str(p) for p in per_tensor[1:]]
+    open_and_wait(qtbot, window, lambda: window.open_together(chosen))
+    window.select_node(window.roots[0])
+    out = tmp_path / "exports"
+    out.mkdir()
+    monkeypatch.setattr(QFileDialog, "getExistingDirectory", lambda *_a, **_k: str(out))
+    matrix = next(c for c in write_choices() if c.format_name == "matrix")
+    menus._export_dialog(window, matrix)
+    qtbot.waitUntil(lambda: window.status_label.text().startswith("Wrote"), timeout=WAIT)
+    folder = out / "parts"
+    assert sorted(p.name for p in folder.iterdir()) == ["layer_1.csv", "layer_2.csv"]
+    assert load_state(folder)["layer_2"].tolist() == np.full((2, 2), 2, np.float32).tolist()
+
+    checkpoint = next(c for c in write_choices() if c.format_name == "tf-checkpoint")
+    fileactions.export(window, str(tmp_path / "ckpt"), checkpoint)
+    qtbot.waitUntil(lambda: "ckpt" in window.status_label.text(), timeout=60000)
+    assert window.status_label.text() == f"Wrote 2 tensors to {tmp_path / 'ckpt'}"
+    assert sorted(load_state(tmp_path / "ckpt")) == ["layer_1", "layer_2"]

@@ -149,5 +149,5 @@ FORMAT = Format(
     open=open_matrix_state,
     save=save_matrix_state,
     save_options=("scale",),
-    writes_prefix=False,
+    writes_folder=True,
 )
