@@ -86,8 +86,8 @@ def test_unnamed_rows_need_the_models_shapes(
     rows.write_text("\n".join(lines) + "\n")
     refused = csv_state("info", rows)
     assert refused.returncode == 2
-    # assert "no recognisable columns" not in refused.stderr  # TEMP
-    # assert "--like" in refused.stderr, refused.stderr  # TEMP
+    assert "no recognisable columns" not in refused.stderr
+    assert "--like" in refused.stderr, refused.stderr
     info = csv_state("info", rows, "--like", models["fresh"])
     assert info.returncode == 0, info.stderr
     assert "conv2d" in info.stdout and "[3,3,1,4]" in info.stdout  # the model's names
