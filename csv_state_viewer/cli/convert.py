@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
-from csv_state_viewer.cli.options import add_like
+from csv_state_viewer.cli.options import add_like, add_scale, read_options
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import formats, write_choices
@@ -65,6 +65,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="read SRC as this format when its content fits several",
     )
     add_like(parser)
+    add_scale(parser)
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out bad rows instead of refusing"
@@ -83,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
         format_name=args.layout,
         layout=args.source_layout,
         like=args.like,
+        read_options=read_options(args),
     )
     try:
         converted = convert(args.src, args.dst, options)

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_layout, add_like, open_input
+from csv_state_viewer.cli.options import add_layout, add_like, add_scale, open_input
 from csv_state_viewer.cli.output import human_bytes, shape_text, table
 from csv_state_viewer.core.state import State
 
@@ -21,6 +21,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
     add_layout(parser)
     add_like(parser)
+    add_scale(parser)
     parser.set_defaults(run=run)
 
 

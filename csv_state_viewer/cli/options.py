@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import sys
+from typing import Any
 
 from csv_state_viewer.core.registry import formats
 from csv_state_viewer.core.state import State
@@ -32,11 +33,33 @@ def add_like(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_scale(parser: argparse.ArgumentParser) -> None:
+    """``--scale S``: fixed-point integers times S (``0.0625``, ``2^-4``, ``1/16``)."""
+    parser.add_argument(
+        "--scale",
+        metavar="S",
+        help="read integer (fixed-point) matrices as real values: each times S "
+        "(0.0625, 2^-4 or 1/16)",
+    )
+
+
+def read_options(args: argparse.Namespace) -> dict[str, Any]:
+    """The input's reading options given on the command line."""
+    scale = getattr(args, "scale", None)
+    return {"scale": scale} if scale is not None else {}
+
+
 def open_input(path: str, args: argparse.Namespace) -> State:
-    """Open a command's input as ``--layout`` and ``--like`` say; notes go to stderr."""
+    """Open a command's input as ``--layout``, ``--like`` and ``--scale`` say; notes go to
+    stderr."""
     like = getattr(args, "like", None)
     layout = getattr(args, "layout", None)
-    state = open_like(path, like, layout=layout) if like else open_state(path, layout=layout)
+    options = read_options(args)
+    state = (
+        open_like(path, like, layout=layout, **options)
+        if like
+        else open_state(path, layout=layout, **options)
+    )
     for note in state.notes:
         sys.stderr.write(f"{path}: {note}\n")
     return state

@@ -13,6 +13,7 @@ from csv_state_viewer.core.registry import (
     format_for_reading,
     format_for_writing,
     format_named,
+    open_with,
     save_with,
 )
 from csv_state_viewer.core.state import State
@@ -20,20 +21,22 @@ from csv_state_viewer.core.tensors import Tensors
 
 
 def open_state(
-    path: str | os.PathLike[str], progress: Progress = NO_PROGRESS, layout: str | None = None
+    path: str | os.PathLike[str],
+    progress: Progress = NO_PROGRESS,
+    layout: str | None = None,
+    **options: Any,
 ) -> State:
     """Open a state lazily: every tensor is indexed, none is decoded.
 
     ``layout`` names the format to read it with (``csv-state formats`` lists them) when
     the content fits several; by default the format is recognised from the content.
+    ``options`` are the format's reading options (``scale`` for fixed-point matrices).
 
     Raises :class:`~csv_state_viewer.NotAStateError` (one-line message) when the file is
     not a state at all; bad rows are listed in ``state.errors`` and the rest stays readable.
     """
     path = os.fspath(path)
-    fmt = format_for_reading(path, layout)
-    assert fmt.open is not None
-    return fmt.open(path, progress)
+    return open_with(format_for_reading(path, layout), path, progress, **options)
 
 
 def load_state(

@@ -45,6 +45,7 @@ class Format:
     open: Opener | None = None
     save: Saver | None = None
     save_options: tuple[str, ...] = ()
+    open_options: tuple[str, ...] = ()  # keyword options its opener takes (matrix: scale)
     label: str = ""  # short name for menus and file dialogs; the description when empty
     variants: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (label, save options) choices
     fallback: bool = False  # unless its extension matches, tried last (CSV reads any text)

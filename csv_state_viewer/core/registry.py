@@ -18,6 +18,8 @@ from typing import Any
 from csv_state_viewer.core.errors import NotAStateError, UnsupportedFormatError
 from csv_state_viewer.core.format import Format, Opener, Saver, WriteChoice
 from csv_state_viewer.core.messages import Hint, hinted
+from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.state import State
 
 __all__ = [
     "BUILTIN",
@@ -33,6 +35,7 @@ __all__ = [
     "formats_for_reading",
     "model_filter",
     "open_filter",
+    "open_with",
     "register_format",
     "save_with",
     "unregister_format",
@@ -168,6 +171,18 @@ def format_for_writing(path: str) -> Format:
         known = ", ".join(ext for f in writable for ext in f.extensions)
         raise UnsupportedFormatError(f"{path}: no format writes this extension (known: {known})")
     return max(matches, key=lambda f: max(len(e) for e in f.extensions if path.lower().endswith(e)))
+
+
+def open_with(fmt: Format, path: str, progress: Progress, **options: Any) -> State:
+    """Open ``path`` as ``fmt`` with reading options (``scale``...) the format takes; an
+    option it does not take is refused, never ignored."""
+    assert fmt.open is not None
+    unknown = set(options) - set(fmt.open_options)
+    if unknown:
+        raise UnsupportedFormatError(
+            f"{path}: the {fmt.name} format has no reading option {', '.join(sorted(unknown))}"
+        )
+    return fmt.open(path, progress, **options) if options else fmt.open(path, progress)
 
 
 def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:

@@ -156,9 +156,17 @@ class MainWindow(QMainWindow):
         for path in paths:
             self.open_file(path)
 
-    def open_file(self, path: str, layout: str | None = None, like: str | None = None) -> None:
-        """Open ``path`` (as ``layout``; with the shapes of the model ``like``). When the
-        content fits several layouts and none is given, the user chooses."""
+    def open_file(
+        self,
+        path: str,
+        layout: str | None = None,
+        like: str | None = None,
+        options: dict[str, Any] | None = None,
+    ) -> None:
+        """Open ``path`` (as ``layout``; with the shapes of the model ``like``; with the
+        format's reading ``options``, a fixed-point scale). When the content fits several
+        layouts and none is given, the user chooses."""
+        options = options or {}
         path = os.path.abspath(path)
         for root in self.roots:
             if root.state is not None and os.path.abspath(root.state.path) == path:
@@ -176,7 +184,7 @@ class MainWindow(QMainWindow):
         self.status.run(
             slot,
             f"Opening {name}…",
-            lambda progress: open_for_viewing(path, progress, layout, like),
+            lambda progress: open_for_viewing(path, progress, layout, like, **options),
             on_done=lambda result: self._opened(path, result),
             on_error=lambda error: self._open_failed(path, error),
             on_cancelled=lambda: self._forget_opening(path),
@@ -197,13 +205,16 @@ class MainWindow(QMainWindow):
             on_cancelled=lambda: self._forget_opening(key),
         )
 
-    def reopen_like(self, root: Node, like: str) -> None:
-        """Open ``root``'s file again with the weight shapes of the model ``like``."""
+    def reopen(
+        self, root: Node, like: str | None = None, options: dict[str, Any] | None = None
+    ) -> None:
+        """Open ``root``'s file again: with the weight shapes of the model ``like``, or with
+        reading ``options`` (a fixed-point scale)."""
         if root.state is None:
             return
         path = root.state.path
         self.close_file(root)
-        self.open_file(path, like=like)
+        self.open_file(path, like=like, options=options)
 
     def _forget_opening(self, path: str) -> None:
         del self._opening[path]

@@ -8,11 +8,12 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from PySide6.QtGui import QAction, QKeySequence
-from PySide6.QtWidgets import QFileDialog, QMenu, QMessageBox, QWidget
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
 from csv_state_viewer import __version__
 from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.core.format import Format, WriteChoice
+from csv_state_viewer.core.layouts.matrixtext import parse_scale
 from csv_state_viewer.core.registry import (
     format_named,
     formats_for_reading,
@@ -79,6 +80,9 @@ def build(window: MainWindow) -> Menus:
         _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))
     )
     _action(window, file_menu, "Take s&hapes from a model…", partial(take_shapes_dialog, window))
+    needs_file.append(
+        _action(window, file_menu, "Fi&xed-point scale…", partial(fixed_point_dialog, window))
+    )
     _action(window, file_menu, "Con&vert files…", partial(convert_dialog, window))
     file_menu.addSeparator()
     needs_file.append(
@@ -181,9 +185,34 @@ def take_shapes_dialog(window: MainWindow) -> None:
     if not model:
         return
     if root is not None:
-        window.reopen_like(root, model)
+        window.reopen(root, like=model)
     elif path:
         window.open_file(path, like=model)
+
+
+def fixed_point_dialog(window: MainWindow) -> None:
+    """Show the current file's integer (fixed-point) matrices as real values: each times a
+    scale; an empty scale shows the integers again."""
+    root = window.current_root()
+    if root is None or root.state is None:
+        return
+    text, ok = QInputDialog.getText(
+        window,
+        "Fixed-point scale",
+        "Each integer times (0.0625, 2^-4 or 1/16; empty for the integers):",
+        text=window.settings.fixed_point_scale(),
+    )
+    if not ok:
+        return
+    text = text.strip()
+    if text:
+        try:
+            parse_scale(text)
+        except ValueError as err:
+            window.error_boxes.append(show_error(window, "Fixed-point scale", err))
+            return
+    window.settings.set_fixed_point_scale(text)
+    window.reopen(root, options={"scale": text} if text else None)
 
 
 def _compare_dialog(window: MainWindow) -> None:

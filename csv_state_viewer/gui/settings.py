@@ -70,6 +70,14 @@ class Settings:
         self.store.setValue("histogram/log_counts", bool(on))
 
     # --------------------------------------------------------------------- layout
+    def fixed_point_scale(self) -> str:
+        """The scale last used for fixed-point matrices ("" when none)."""
+        value = self.store.value("view/fixed_point_scale", "")
+        return value if isinstance(value, str) else ""
+
+    def set_fixed_point_scale(self, text: str) -> None:
+        self.store.setValue("view/fixed_point_scale", text)
+
     def geometry(self, key: str) -> QByteArray | None:
         value = self.store.value(f"layout/{key}")
         return value if isinstance(value, QByteArray) else None

@@ -29,6 +29,7 @@ class ConvertOptions:
     format_name: str | None = None
     layout: str | None = None  # the source's format, when its content fits several
     like: str | None = None  # a model or state whose weight shapes the source takes
+    read_options: Mapping[str, Any] = field(default_factory=dict)  # the source's (scale)
     save_options: Mapping[str, Any] = field(default_factory=dict)
     model: str | None = None
     match: str = "auto"
@@ -92,9 +93,10 @@ def convert_here(
 
 
 def _open_source(source: str, options: ConvertOptions, progress: Progress) -> State:
+    extra = options.read_options
     if options.like:
-        return open_like(source, options.like, progress, options.layout)
-    return api.open_state(source, progress, options.layout)
+        return open_like(source, options.like, progress, options.layout, **extra)
+    return api.open_state(source, progress, options.layout, **extra)
 
 
 def export(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import os
 import threading
 from dataclasses import dataclass
+from typing import Any
 
 from csv_state_viewer.core import api
 from csv_state_viewer.core.analysis.tree import Node, build_tree
-from csv_state_viewer.core.errors import CsvStateError, NotAStateError
+from csv_state_viewer.core.errors import CsvStateError, NotAStateError, UnsupportedFormatError
 from csv_state_viewer.core.layouts.unnamed import split_rows
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.registry import format_for_reading
@@ -21,24 +22,32 @@ from csv_state_viewer.ops.shapes import reshape_like, weight_shapes
 _ONE_AT_A_TIME = threading.Lock()
 
 
-def open_state(path: str, progress: Progress = NO_PROGRESS, layout: str | None = None) -> State:
+def open_state(
+    path: str, progress: Progress = NO_PROGRESS, layout: str | None = None, **options: Any
+) -> State:
     """Open ``path`` lazily, as :func:`csv_state_viewer.open_state` does, but with
     TensorFlow formats opened in the worker process (reads go there too). ``layout``
     names the format when the content fits several."""
     path = os.fspath(path)
     fmt = format_for_reading(path, layout)
+    if options and isolating(fmt):
+        raise UnsupportedFormatError(f"{path}: the {fmt.name} format has no reading options")
     if isolating(fmt):
         from csv_state_viewer.ops.tfworker import shared_worker
 
         return shared_worker().open_state(path, progress)
     if fmt.one_at_a_time:
         with _ONE_AT_A_TIME:
-            return api.open_state(path, progress, fmt.name)
-    return api.open_state(path, progress, fmt.name)
+            return api.open_state(path, progress, fmt.name, **options)
+    return api.open_state(path, progress, fmt.name, **options)
 
 
 def open_like(
-    path: str, like: str, progress: Progress = NO_PROGRESS, layout: str | None = None
+    path: str,
+    like: str,
+    progress: Progress = NO_PROGRESS,
+    layout: str | None = None,
+    **options: Any,
 ) -> State:
     """Open ``path`` with the weight shapes of ``like`` (a model or a state) by order,
     where the element counts agree; a file of unnamed rows (which nothing reads without
@@ -46,7 +55,7 @@ def open_like(
     with open_state(like, progress) as model:
         shapes = weight_shapes(model)
     try:
-        state = open_state(path, progress, layout)
+        state = open_state(path, progress, layout, **options)
     except NotAStateError as refused:
         try:
             state = split_rows(path, shapes)
@@ -70,9 +79,14 @@ def open_for_viewing(
     progress: Progress = NO_PROGRESS,
     layout: str | None = None,
     like: str | None = None,
+    **options: Any,
 ) -> Opened:
     """The state at ``path`` (as ``layout``, shaped ``like`` a model when given) and its tree."""
-    state = open_like(path, like, progress, layout) if like else open_state(path, progress, layout)
+    state = (
+        open_like(path, like, progress, layout, **options)
+        if like
+        else open_state(path, progress, layout, **options)
+    )
     try:
         return Opened(state, build_tree(state, os.path.basename(path.rstrip("/\\")) or path))
     except BaseException:
@@ -80,11 +94,13 @@ def open_for_viewing(
         raise
 
 
-def open_together_for_viewing(paths: list[str], progress: Progress = NO_PROGRESS) -> Opened:
+def open_together_for_viewing(
+    paths: list[str], progress: Progress = NO_PROGRESS, **options: Any
+) -> Opened:
     """Several files chosen or dropped together as one state (one tensor per file)."""
     from csv_state_viewer.core.formats.folder import open_files_state
 
-    state = open_files_state(paths, progress)
+    state = open_files_state(paths, progress, **options)
     folder = os.path.basename(os.path.normpath(state.path)) or state.path
     try:
         return Opened(state, build_tree(state, f"{len(paths)} files in {folder}"))

@@ -8,8 +8,9 @@ TensorFlow.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
 
 from csv_state_viewer.core import api
 from csv_state_viewer.core.errors import StateWriteError
@@ -37,6 +38,7 @@ class WriteRequest:
     unsafe: bool = False
     layout: str | None = None  # the state's format, when its content fits several
     like: str | None = None  # a model or state whose weight shapes the state takes
+    read_options: Mapping[str, Any] = field(default_factory=dict)  # the state's (scale)
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,7 @@ def write_here(
 
 
 def _open_state(request: WriteRequest) -> State:
+    options = request.read_options
     if request.like:
-        return open_like(request.state, request.like, layout=request.layout)
-    return api.open_state(request.state, layout=request.layout)
+        return open_like(request.state, request.like, layout=request.layout, **options)
+    return api.open_state(request.state, layout=request.layout, **options)

@@ -173,3 +173,24 @@ def test_export_writes_the_state_as_shown_not_its_path_again(
     qtbot.waitUntil(lambda: "ckpt" in window.status_label.text(), timeout=60000)
     assert window.status_label.text() == f"Wrote 2 tensors to {tmp_path / 'ckpt'}"
     assert sorted(load_state(tmp_path / "ckpt")) == ["layer_1", "layer_2"]
+
+
+def test_fixed_point_matrices_shown_as_real_values(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from PySide6.QtWidgets import QInputDialog
+
+    path = tmp_path / "q8.csv"
+    np.savetxt(path, np.array([[16, -8], [4, 1]]), fmt="%d", delimiter=",")
+    open_and_wait(qtbot, window, lambda: window.open_file(str(path)))
+    state = window.roots[0].state
+    assert state is not None and state.read("q8").dtype == np.int64
+    monkeypatch.setattr(QInputDialog, "getText", lambda *_a, **_k: ("2^-4", True))
+    window.select_node(window.roots[0])
+    qtbot.waitUntil(lambda: window.current_root() is not None, timeout=WAIT)
+    menus.fixed_point_dialog(window)
+    qtbot.waitUntil(lambda: bool(window.roots) and window.roots[0].state is not state, timeout=WAIT)
+    scaled = window.roots[0].state
+    assert scaled is not None
+    assert scaled.read("q8").tolist() == [[1.0, -0.5], [0.25, 0.0625]]
+    assert window.settings.fixed_point_scale() == "2^-4"  # offered again next time

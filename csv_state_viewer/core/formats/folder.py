@@ -6,6 +6,8 @@ Tried after every other format, so checkpoint and SavedModel folders keep theirs
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
+from typing import Any
 
 from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.layouts.folderstate import FolderState, folder_files, natural_key
@@ -32,10 +34,18 @@ def _per_file_format(path: str) -> Format:
     return fmt
 
 
-def _open_file(path: str, progress: Progress) -> tuple[Format, State]:
-    fmt = _per_file_format(path)
-    assert fmt.open is not None
-    return fmt, fmt.open(path, progress)
+def _opener(**options: Any) -> Callable[[str, Progress], tuple[Format, State]]:
+    """Opens one file of the folder; reading options go to the files whose format takes
+    them (a scale to the fixed-point matrices)."""
+
+    def open_file(path: str, progress: Progress) -> tuple[Format, State]:
+        from csv_state_viewer.core.registry import open_with
+
+        fmt = _per_file_format(path)
+        taken = {k: v for k, v in options.items() if k in fmt.open_options}
+        return fmt, open_with(fmt, path, progress, **taken)
+
+    return open_file
 
 
 def _extensions() -> list[str]:
@@ -44,21 +54,27 @@ def _extensions() -> list[str]:
     return [ext for fmt in formats() for ext in fmt.extensions]
 
 
-def open_folder_state(path: str, progress: Progress = NO_PROGRESS) -> FolderState:
+def open_folder_state(path: str, progress: Progress = NO_PROGRESS, **options: Any) -> FolderState:
     """Every file below ``path`` as one state (see :mod:`..layouts.folderstate`)."""
     folder = path.rstrip("/\\") or path
     files = folder_files(folder)
-    return FolderState(folder, files, _open_file, _extensions(), progress=progress, base=folder)
+    return FolderState(
+        folder, files, _opener(**options), _extensions(), progress=progress, base=folder
+    )
 
 
-def open_files_state(paths: list[str], progress: Progress = NO_PROGRESS) -> FolderState:
+def open_files_state(
+    paths: list[str], progress: Progress = NO_PROGRESS, **options: Any
+) -> FolderState:
     """Several files chosen together as one state, each named by its file name's stem."""
     common = os.path.commonpath([os.path.abspath(p) for p in paths]) if paths else ""
     base = common if paths and all(os.path.dirname(os.path.abspath(p)) for p in paths) else None
     if base is not None and os.path.isfile(base):
         base = os.path.dirname(base)
     files = sorted(paths, key=lambda p: natural_key(os.path.basename(p)))
-    return FolderState(base or ".", files, _open_file, _extensions(), progress=progress, base=base)
+    return FolderState(
+        base or ".", files, _opener(**options), _extensions(), progress=progress, base=base
+    )
 
 
 FORMAT = Format(
@@ -68,5 +84,6 @@ FORMAT = Format(
     extensions=(),
     sniff=_sniff,
     open=open_folder_state,
+    open_options=("scale",),
     fallback=True,
 )

@@ -149,5 +149,6 @@ FORMAT = Format(
     open=open_matrix_state,
     save=save_matrix_state,
     save_options=("scale",),
+    open_options=("scale",),
     writes_folder=True,
 )
