@@ -24,7 +24,7 @@ from csv_state_viewer.bridge.mapping import (
 )
 from csv_state_viewer.core.api import load_state, open_state, save_state
 from csv_state_viewer.core.format import WriteChoice
-from csv_state_viewer.core.registry import format_for_writing
+from csv_state_viewer.core.registry import format_for_writing, format_named, formats
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dialogs.convert import (
@@ -307,9 +307,17 @@ def test_destination_names_follow_the_chosen_format() -> None:
     assert destination_for("/a/state.csv.gz", "/out", by_name["npz"]) == "/out/state.npz"
     checkpoint = destination_for("/a/run.v2.npz", "/out", by_name["tf-checkpoint"])
     assert checkpoint == "/out/run.v2.ckpt"
-    for choice in format_choices():  # every destination is written by the chosen format
+    assert destination_for("/a/run.v2.npz", "/out", by_name["matrix"]) == "/out/run.v2/"
+    for choice in format_choices():  # every destination is one the chosen format writes
         destination = destination_for("/a/run.v2.npz", "/out", choice)
-        assert format_for_writing(destination).name == choice.format_name
+        fmt = format_named(choice.format_name)
+        if fmt.writes_folder:
+            assert destination.endswith("/")
+        else:
+            assert fmt.matches_extension(destination) or fmt.writes_prefix
+            assert choice.format_name in {
+                f.name for f in formats() if f.save and f.matches_extension(destination)
+            } | {format_for_writing(destination).name}
 
 
 def test_convert_queue_writes_good_files_and_names_bad_rows(

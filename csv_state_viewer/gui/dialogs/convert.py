@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
 
 from csv_state_viewer.core.errors import BadRowsError
 from csv_state_viewer.core.format import WriteChoice
-from csv_state_viewer.core.registry import formats, write_choices
+from csv_state_viewer.core.registry import format_named, formats, write_choices
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.ops.convert import Converted, ConvertOptions, convert
@@ -69,7 +69,10 @@ def source_stem(source: str) -> str:
 
 
 def destination_for(source: str, folder: str, choice: WriteChoice) -> str:
-    """Where ``source`` is written in ``folder``: its stem plus the choice's extension."""
+    """Where ``source`` is written in ``folder``: its stem plus the choice's extension, or
+    a folder named after its stem for formats that write a file per tensor."""
+    if format_named(choice.format_name).writes_folder:
+        return os.path.join(folder, source_stem(source)) + os.sep
     return os.path.join(folder, source_stem(source) + choice.extension)
 
 
