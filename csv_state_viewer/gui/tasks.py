@@ -64,13 +64,12 @@ class Job:
     runner's signal hub, which lives on the UI thread.
     """
 
-    def __init__(self, owner: str, fn: TaskFn, signals: _Signals, callbacks: _Callbacks) -> None:
+    def __init__(self, owner: str, fn: TaskFn, signals: _Signals) -> None:
         self.owner = owner  # a label for debugging and for task_progress/task_failed
         self._signals = signals
         self._fn: TaskFn | None = fn
         self._cancel = threading.Event()
         self._shown = -1
-        self.callbacks = callbacks
         self.superseded = False  # its outcome goes nowhere (UI thread)
         self.slot: TaskSlot | None = None
 
@@ -187,7 +186,11 @@ class TaskRunner(QObject):
         self._signals.failed.connect(self._failed)
         self._signals.cancelled.connect(self._cancelled)
         self._signals.progressed.connect(self._progressed)
-        self._jobs: set[Job] = set()  # every job whose worker has not reported yet
+        # Every job whose worker has not reported yet, with its owner's callbacks. They are
+        # kept here, on the UI thread, never on the job: the pool drops its reference to
+        # a job on the worker thread, and a job holding the last reference to a dialog's
+        # methods would destroy the dialog there (a segfault in Qt's timers).
+        self._jobs: dict[Job, _Callbacks] = {}
         self._busy = False  # as last announced by busy_changed
 
     def slot(self, owner: str) -> TaskSlot:
@@ -213,9 +216,9 @@ class TaskRunner(QObject):
 
     # ----- outcomes, on the UI thread
     def _start(self, owner: str, fn: TaskFn, callbacks: _Callbacks, slot: TaskSlot) -> Job:
-        job = Job(owner, fn, self._signals, callbacks)
+        job = Job(owner, fn, self._signals)
         job.slot = slot
-        self._jobs.add(job)
+        self._jobs[job] = callbacks
         self.pool.start(job.run)
         self._announce_busy()
         return job
@@ -229,10 +232,9 @@ class TaskRunner(QObject):
         """Forget ``job``, then report its outcome unless it was superseded."""
         if job not in self._jobs:
             return  # dropped by shutdown()
-        self._jobs.discard(job)
+        callbacks = self._jobs.pop(job)
         if job.slot is not None:
             job.slot._ended(job)
-        callbacks = job.callbacks
         try:
             if not job.superseded:
                 report(callbacks)
@@ -261,6 +263,7 @@ class TaskRunner(QObject):
     def _progressed(self, job: Job, done: int, total: int) -> None:
         if job.cancelled() or job not in self._jobs:
             return  # superseded or stopping: its progress is nobody's concern
-        if job.callbacks.on_progress is not None:
-            job.callbacks.on_progress(done, total)
+        on_progress = self._jobs[job].on_progress
+        if on_progress is not None:
+            on_progress(done, total)
         self.task_progress.emit(job.owner, done, total)

@@ -238,3 +238,28 @@ def test_shutdown_cancels_and_waits_for_the_threads(qtbot: QtBot, runner: TaskRu
     assert not runner.busy
     qtbot.wait(50)  # the queued outcome arrives after shutdown: nobody hears of it
     assert heard.heard == []
+
+
+def test_a_job_never_holds_its_owner(qtbot: QtBot, runner: TaskRunner) -> None:
+    """The pool drops its job on the worker thread: a job holding the last reference to a
+    dialog's methods destroyed the dialog there (QBasicTimer warning, then a segfault)."""
+    import gc
+
+    from PySide6.QtCore import QObject
+
+    class Owner(QObject):
+        def done(self, _result: object) -> None:
+            pass
+
+    owner = Owner()
+    release = threading.Event()
+    job = runner.slot("owner").submit(blocked(release, 1, honour_cancel=False), owner.done)
+    seen: set[int] = set()
+    frontier: list[object] = [job]
+    for _depth in range(4):  # what the job reaches, short of Qt objects (runner, hub)
+        reached = [r for r in gc.get_referents(*frontier) if id(r) not in seen]
+        seen.update(id(r) for r in reached)
+        frontier = [r for r in reached if not isinstance(r, QObject)]
+        assert not any(r is owner or getattr(r, "__self__", None) is owner for r in reached)
+    release.set()
+    settle(qtbot, runner)
