@@ -49,14 +49,20 @@ def saved_weights(path: Path) -> list[np.ndarray]:
     return [np.asarray(w) for w in keras.saving.load_model(path).weights]
 
 
-def test_a_folder_of_savetxt_matrices_applies_by_position_with_reshapes(
-    csv_state: CliRunner, models: dict[str, Any], tmp_path: Path
+@pytest.mark.parametrize("writer", ["np.savetxt", "pandas"])
+def test_a_folder_of_per_layer_matrices_applies_by_position_with_reshapes(
+    csv_state: CliRunner, models: dict[str, Any], tmp_path: Path, writer: str
 ) -> None:
     folder = tmp_path / "weights"
     folder.mkdir()
     for index, weight in enumerate(models["weights"], start=1):
         matrix = weight.reshape(-1, weight.shape[-1]) if weight.ndim > 1 else weight
-        np.savetxt(folder / f"layer_{index}.csv", matrix, delimiter=",")  # '%.18e'
+        if writer == "pandas":  # header ,0,1,… and an index column; repr-style floats
+            import pandas as pd
+
+            pd.DataFrame(matrix).to_csv(folder / f"layer_{index}.csv")
+        else:
+            np.savetxt(folder / f"layer_{index}.csv", matrix, delimiter=",")  # '%.18e'
     info = csv_state("info", folder)
     assert info.returncode == 0, info.stderr
     names = [line.split()[0] for line in info.stdout.splitlines()[1:5]]
