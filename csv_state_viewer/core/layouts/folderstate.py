@@ -74,6 +74,7 @@ class FolderState(State):
         progress: Progress = NO_PROGRESS,
         base: str | None = None,
     ) -> None:
+        self._folder = path
         self._parts: dict[int, tuple[State, TensorEntry]] = {}
         self._files: dict[int, str] = {}  # entry id -> the file it comes from
         self._states: list[State] = []
@@ -105,7 +106,8 @@ class FolderState(State):
         made = []
         for sub in state.entries:
             name = stem if single else f"{stem}/{sub.name}"
-            metadata = {**sub.metadata, "file": os.path.basename(file), "file_format": fmt.name}
+            inner = os.path.relpath(file, self._folder) if os.path.isdir(self._folder) else file
+            metadata = {**sub.metadata, "file": inner, "file_format": fmt.name}
             entry = replace(sub, name=name, metadata=metadata)
             self._parts[id(entry)] = (state, sub)
             self._files[id(entry)] = file

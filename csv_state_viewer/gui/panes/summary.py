@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -95,7 +96,7 @@ def tensor_rows(node: Node) -> list[Row]:
     span = entry.span
     return [
         Row("name", "Name", entry.name or NONE),
-        Row("file", "File", state.path),
+        Row("file", "File", _file_of(state.path, entry)),
         Row("format", "Format", state.format_name or NONE),
         Row("encoding", "Encoding", entry.encoding or NONE),
         Row("line", "Line in file", str(entry.line or NONE)),
@@ -105,6 +106,12 @@ def tensor_rows(node: Node) -> list[Row]:
         Row("parameters", "Parameters", f"{entry.size:,}"),
         Row("decoded", "Decoded size", bytes_text(entry.nbytes)),
     ]
+
+
+def _file_of(path: str, entry: TensorEntry) -> str:
+    """The file a tensor comes from: for a folder state, the file inside the folder."""
+    inner = entry.metadata.get("file")
+    return os.path.join(path, inner) if isinstance(inner, str) and os.path.isdir(path) else path
 
 
 def _dtype_text(entry: TensorEntry) -> str:
