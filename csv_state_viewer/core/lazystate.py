@@ -76,3 +76,9 @@ def tensor_from_array(name: str, array: Any, metadata: dict[str, Any] | None = N
     """A LazyTensor for an array already in memory (or anything ``np.asarray`` takes)."""
     value = np.asarray(array)
     return LazyTensor(name, value.shape, value.dtype, lambda: value, dict(metadata or {}))
+
+
+def unreadable() -> np.ndarray:
+    """The loader of a tensor listed with an error: never called, since a read of a bad
+    entry stops at its error; raises if it ever is."""
+    raise ValueError("the tensor has a bad row")

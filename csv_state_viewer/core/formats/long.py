@@ -29,7 +29,6 @@ with its exact dtype and shape (scalars and empty tensors included).
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 from collections.abc import Mapping
@@ -57,12 +56,11 @@ from csv_state_viewer.core.layouts.tabletext import (
     read_bytes,
     read_head,
     read_table,
+    table_state,
     text_field,
     trimmed,
 )
-from csv_state_viewer.core.layouts.values import DECIDED_KEY
-from csv_state_viewer.core.lazystate import LazyState, LazyTensor
-from csv_state_viewer.core.openfiles import register, unregister
+from csv_state_viewer.core.lazystate import LazyState
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.tensors import Tensors, iter_loaded, tensor_items
 
@@ -410,10 +408,6 @@ def read_long_tensor(fd: int, columns: LongColumns, found: _Found) -> np.ndarray
     return out.reshape(found.shape)
 
 
-def _unreadable() -> np.ndarray:
-    raise ValueError("the tensor has a bad row")  # pragma: no cover - errors never load
-
-
 def open_long_table(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> LazyState:
     """A long table as a lazy state (see the module's description)."""
     path = os.fspath(path)
@@ -423,28 +417,7 @@ def open_long_table(path: str | os.PathLike[str], progress: Progress = NO_PROGRE
     with open(path, "rb") as handle:  # read whole: pyarrow and NumPy keep views of it
         data = handle.read()
     found = index_long_table(data, columns, progress) if len(data) > columns.header.start else []
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    key = register(path)
-
-    def close() -> None:
-        os.close(fd)
-        unregister(key)
-
-    tensors = [
-        LazyTensor(
-            t.name,
-            None if t.error else t.shape,
-            None if t.error else t.dtype,
-            functools.partial(read_long_tensor, fd, columns, t) if not t.error else _unreadable,
-            {}
-            if t.error
-            else {"shape": list(t.shape), "dtype": str(t.dtype), DECIDED_KEY: t.reason},
-            error=t.error,
-            line=t.line,
-        )
-        for t in found
-    ]
-    return LazyState(path, "long", tensors, on_close=close)
+    return table_state(path, "long", found, lambda fd, item: read_long_tensor(fd, columns, item))
 
 
 # ---------------------------------------------------------------------------- write

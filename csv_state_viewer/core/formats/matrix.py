@@ -35,7 +35,7 @@ from csv_state_viewer.core.layouts.matrixtext import (
 )
 from csv_state_viewer.core.layouts.matrixwrite import save_matrix_state
 from csv_state_viewer.core.layouts.values import DECIDED_KEY
-from csv_state_viewer.core.lazystate import LazyState, LazyTensor
+from csv_state_viewer.core.lazystate import LazyState, LazyTensor, unreadable
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 
@@ -47,10 +47,6 @@ EXTENSIONS = (".csv", ".txt", ".tsv", ".dat")
 def tensor_name(path: str) -> str:
     """The tensor a matrix file holds is named by the file's stem."""
     return os.path.splitext(os.path.basename(path))[0]
-
-
-def _unreadable() -> np.ndarray:
-    raise ValueError("the tensor has a bad row")  # pragma: no cover - errors never load
 
 
 def _tensor(
@@ -65,7 +61,7 @@ def _tensor(
                 f"the shape comment says {list(layout.shape)} ({count_of(layout.shape)} "
                 f"values) but the file holds {scan.rows} rows of {layout.fields} ({found} values)"
             )
-            return LazyTensor(name, None, None, _unreadable, error=message, line=layout.shape_line)
+            return LazyTensor(name, None, None, unreadable, error=message, line=layout.shape_line)
         shape = layout.shape
     metadata = {
         "shape": list(shape),
@@ -123,7 +119,7 @@ def open_matrix_state(
         tensor = _tensor(path, layout, scan, factor, mm)
     except MatrixValueError as err:
         tensor = LazyTensor(
-            tensor_name(path), None, None, _unreadable, error=str(err), line=err.line
+            tensor_name(path), None, None, unreadable, error=str(err), line=err.line
         )
     except BaseException:
         close()

@@ -18,7 +18,6 @@ this package writes.
 
 from __future__ import annotations
 
-import functools
 import math
 import os
 from dataclasses import dataclass
@@ -44,11 +43,10 @@ from csv_state_viewer.core.layouts.tabletext import (
     read_bytes,
     read_head,
     read_table,
+    table_state,
     trimmed,
 )
-from csv_state_viewer.core.layouts.values import DECIDED_KEY
-from csv_state_viewer.core.lazystate import LazyState, LazyTensor
-from csv_state_viewer.core.openfiles import register, unregister
+from csv_state_viewer.core.lazystate import LazyState
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 SHAPE_WORDS = frozenset(
@@ -203,10 +201,6 @@ def read_rows_tensor(fd: int, columns: RowsColumns, row: _Row) -> np.ndarray:
     return values.reshape(row.shape)
 
 
-def _unreadable() -> np.ndarray:
-    raise ValueError("the tensor has a bad row")  # pragma: no cover - errors never load
-
-
 def open_rows_table(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> LazyState:
     """A rows table as a lazy state (see the module's description)."""
     path = os.fspath(path)
@@ -216,28 +210,7 @@ def open_rows_table(path: str | os.PathLike[str], progress: Progress = NO_PROGRE
     with open(path, "rb") as handle:  # read whole: pyarrow and NumPy keep views of it
         data = handle.read()
     found = index_rows_table(data, columns, progress) if len(data) > columns.header.start else []
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
-    key = register(path)
-
-    def close() -> None:
-        os.close(fd)
-        unregister(key)
-
-    tensors = [
-        LazyTensor(
-            r.name,
-            None if r.error else r.shape,
-            None if r.error else r.dtype,
-            _unreadable if r.error else functools.partial(read_rows_tensor, fd, columns, r),
-            {}
-            if r.error
-            else {"shape": list(r.shape), "dtype": str(r.dtype), DECIDED_KEY: r.reason},
-            error=r.error,
-            line=r.line,
-        )
-        for r in found
-    ]
-    return LazyState(path, "rows", tensors, on_close=close)
+    return table_state(path, "rows", found, lambda fd, item: read_rows_tensor(fd, columns, item))
 
 
 FORMAT = Format(

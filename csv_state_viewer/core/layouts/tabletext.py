@@ -14,11 +14,14 @@ round-trip text of a value gives back its exact bits.
 from __future__ import annotations
 
 import csv
+import functools
 import io
 import itertools
+import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -26,7 +29,9 @@ import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
 from csv_state_viewer.core.csv import textcodec
-from csv_state_viewer.core.layouts.values import INTEGERS, decide_dtype
+from csv_state_viewer.core.layouts.values import DECIDED_KEY, INTEGERS, decide_dtype
+from csv_state_viewer.core.lazystate import LazyState, LazyTensor, unreadable
+from csv_state_viewer.core.openfiles import register, unregister
 
 HEAD_BYTES = 1 << 16  # enough for any header row
 DELIMITERS = (",", "\t", ";", "|")
@@ -366,3 +371,33 @@ def text_field(text: str, delimiter: str = ",") -> str:
     buffer = io.StringIO()
     csv.writer(buffer, delimiter=delimiter, lineterminator="\n").writerow([text])
     return buffer.getvalue()[:-1]
+
+
+def table_state(
+    path: str, format_name: str, found: Sequence[Any], read: Callable[[int, Any], np.ndarray]
+) -> LazyState:
+    """A lazy state over the tensors a table's index ``found`` (each with ``name``,
+    ``shape``, ``dtype``, ``reason``, ``error``, ``line``); ``read(fd, item)`` reads one
+    again from the file, which stays open (and registered as read) until the state closes."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    key = register(path)
+
+    def close() -> None:
+        os.close(fd)
+        unregister(key)
+
+    tensors = [
+        LazyTensor(
+            t.name,
+            None if t.error else t.shape,
+            None if t.error else t.dtype,
+            unreadable if t.error else functools.partial(read, fd, t),
+            {}
+            if t.error
+            else {"shape": list(t.shape), "dtype": str(t.dtype), DECIDED_KEY: t.reason},
+            error=t.error,
+            line=t.line,
+        )
+        for t in found
+    ]
+    return LazyState(path, format_name, tensors, on_close=close)
