@@ -41,7 +41,8 @@ class MappingError(CsvStateError):
             f"nothing written: {count} problem{'s' if count != 1 else ''} in the mapping"
         )
         self.report = report
-        self.hint = Hint.ALLOW_PARTIAL
+        by_position = report.order_fits and report.match == "name"
+        self.hint = Hint.MATCH_ORDER if by_position else Hint.ALLOW_PARTIAL
 
     def __reduce__(self) -> tuple[Any, ...]:
         return (type(self), (self.report,))

@@ -11,7 +11,11 @@ Matching of model variables (``match``):
   Keras 2 names with a ``:0`` suffix; and finally a unique suffix match on whole segments.
 * ``order``: the n-th state weight goes into ``model.weights[n]`` (``get_weights()`` order).
 * ``auto``: ``order`` when every weight name is positional (``weight_0``, ``weight_1``...,
-  what the widely copied recipe writes), otherwise ``name``.
+  what the widely copied recipe writes); otherwise ``name``, and when names leave weights
+  unmatched but differ only by Keras's auto-numbering (``dense_1/kernel`` for
+  ``dense/kernel``: a model built twice in one session) while the (name, shape, dtype)
+  sequences agree in order, by position; and by position when no name is like any
+  variable's at all (a folder of ``layer_1.csv`` files).
 
 Optimizer variables are matched by exact path first, then through their metadata: a
 slot (``slot_of`` + ``slot``) goes to the target optimizer's slot of the same kind for
@@ -30,6 +34,7 @@ from typing import Any
 MATCH_MODES = ("auto", "name", "order")
 POSITIONAL = re.compile(r"^weight_(\d+)$")
 _DEVICE_SUFFIX = re.compile(r":\d+$")
+_AUTO_NUMBER = re.compile(r"_\d+(?=/|$)")  # Keras's "_1" on a layer, model or optimizer
 # Slot names across optimizers and Keras/TF generations, mapped to Keras 3's names.
 SLOT_ALIASES = {
     "m": "momentum",
@@ -97,6 +102,7 @@ class MappingReport:
     rows: list[MappingRow]
     match: str  # the mode used ("name" or "order")
     notes: list[str] = field(default_factory=list)
+    order_fits: bool = False  # by position, every weight's shape would agree
 
     @property
     def problems(self) -> list[MappingRow]:
@@ -123,6 +129,41 @@ class MappingReport:
         for row in self.rows:
             counts[row.status] = counts.get(row.status, 0) + 1
         return f"match by {self.match}: " + ", ".join(f"{n} {s}" for s, n in counts.items())
+
+
+def without_numbering(name: str) -> str:
+    """``sequential_1/dense_2/kernel`` -> ``sequential/dense/kernel``."""
+    return _AUTO_NUMBER.sub("", normalize(name))
+
+
+def _same_but_numbering(a: str, b: str) -> bool:
+    """Equal once auto-numbering is dropped, on the segments both have (one side may
+    carry the model's name as a prefix)."""
+    sa, sb = without_numbering(a).split("/"), without_numbering(b).split("/")
+    common = min(len(sa), len(sb))
+    return sa[len(sa) - common :] == sb[len(sb) - common :]
+
+
+def _renamed(pairs: Sequence[tuple[Slot, Slot]]) -> list[str]:
+    """``dense -> dense_1`` for each path segment that differs only by numbering."""
+    found: dict[str, str] = {}
+    for source, target in pairs:
+        for old, new in zip(
+            reversed(normalize(source.name).split("/")),
+            reversed(normalize(target.name).split("/")),
+            strict=False,
+        ):
+            if old != new:
+                found.setdefault(old, new)
+    return [f"{old} -> {new}" for old, new in found.items()]
+
+
+def _by_numbering(sources: Sequence[Slot], targets: Sequence[Slot]) -> bool:
+    """Whether the weights line up one for one, differing only by auto-numbering."""
+    return len(sources) == len(targets) and all(
+        _same_but_numbering(s.name, t.name) and s.shape == t.shape and s.dtype == t.dtype
+        for s, t in zip(sources, targets, strict=True)
+    )
 
 
 def normalize(name: str) -> str:
@@ -287,25 +328,38 @@ def plan(
         pairs, rows = _match_weights_by_order(weights, model_weights, positional)
     else:
         pairs, rows = _match_weights_by_name(weights, model_weights)
-        related = any(_distance(s.name, t.name) is not None for s in weights for t in model_weights)
-        if match == "auto" and weights and not related:
+        related = any(_same_but_numbering(s.name, t.name) for s in weights for t in model_weights)
+        unmatched = any(row.status != MATCHED for row in rows)
+        if match == "auto" and unmatched and _by_numbering(weights, model_weights):
+            mode = "order"
+            renamed = ", ".join(_renamed(list(zip(weights, model_weights, strict=True))))
+            notes.append(
+                "names differ only by Keras auto-numbering: matched by position"
+                + (f" ({renamed})" if renamed else "")
+            )
+            pairs, rows = _match_weights_by_order(weights, model_weights, positional)
+        elif match == "auto" and weights and not related:
             # no name is even like a model's (a folder of dense_1.csv files): by position
             mode = "order"
             notes.append("no state name is a model variable's: matched by position")
             pairs, rows = _match_weights_by_order(weights, model_weights, positional)
+    order_fits = len(weights) == len(model_weights) and all(
+        math.prod(s.shape) == math.prod(t.shape)
+        for s, t in zip(weights, model_weights, strict=True)
+    )
     if optimizer_variables is None:
         if slots:
             notes.append(f"{len(slots)} optimizer tensors in the state are not restored")
-        return MappingReport(rows, mode, notes)
+        return MappingReport(rows, mode, notes, order_fits)
     if not slots:
         notes.append("the state holds no optimizer variables: the optimizer starts fresh")
-        return MappingReport(rows, mode, notes)
+        return MappingReport(rows, mode, notes, order_fits)
     kinds = {s.optimizer for s in slots if s.optimizer}
     if optimizer_name and kinds and optimizer_name not in kinds:
         notes.append(
             f"the state's optimizer is {', '.join(sorted(kinds))}, the model's is {optimizer_name}"
         )
         rows += [_row(WRONG_OPTIMIZER, s, None) for s in slots]
-        return MappingReport(rows, mode, notes)
+        return MappingReport(rows, mode, notes, order_fits)
     rows += _match_optimizer(slots, optimizer_variables, pairs)
-    return MappingReport(rows, mode, notes)
+    return MappingReport(rows, mode, notes, order_fits)

@@ -105,6 +105,12 @@ def run(args: argparse.Namespace) -> int:
     sys.stderr.write(
         f"wrote {', '.join(written.files)} ({written.count} tensors written into the model)\n"
     )
+    variables = {row.target for row in written.report.rows if row.target}
+    if written.count < len(variables):  # a partial write: say so last, plainly
+        sys.stderr.write(
+            f"{written.count} of {len(variables)} variables written; "
+            "the rest keep their initial values\n"
+        )
     return 0
 
 

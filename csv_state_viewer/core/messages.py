@@ -18,6 +18,7 @@ E = TypeVar("E", bound=BaseException)
 class Hint(StrEnum):
     OVERWRITE = "overwrite"
     ALLOW_PARTIAL = "allow_partial"
+    MATCH_ORDER = "match_order"
     SKIP_BAD = "skip_bad"
     MODEL = "model"
     UNSAFE = "unsafe"
@@ -26,6 +27,7 @@ class Hint(StrEnum):
 COMMAND_LINE: dict[Hint, str] = {
     Hint.OVERWRITE: "use --force to replace it",
     Hint.ALLOW_PARTIAL: "--allow-partial writes the matched tensors only",
+    Hint.MATCH_ORDER: "the counts and shapes line up: --match order pairs them by position",
     Hint.SKIP_BAD: "use --skip-bad to convert the good rows",
     Hint.MODEL: "give the model with --model",
     Hint.UNSAFE: "use --unsafe if you trust this file",
@@ -34,6 +36,7 @@ COMMAND_LINE: dict[Hint, str] = {
 VIEWER: dict[Hint, str] = {
     Hint.OVERWRITE: "tick “Overwrite existing” to replace it",
     Hint.ALLOW_PARTIAL: "tick “Allow partial” to write the matched tensors only",
+    Hint.MATCH_ORDER: "the counts and shapes line up: choose “order” to pair them by position",
     Hint.SKIP_BAD: "tick “Skip bad rows” to convert the good rows",
     Hint.MODEL: "choose the model the weights belong to",
     Hint.UNSAFE: "the viewer loads only models whose file carries no code",

@@ -104,3 +104,58 @@ def test_unnamed_rows_need_the_models_shapes(
     assert applied.returncode == 0, applied.stdout + applied.stderr
     for got, want in zip(saved_weights(out), models["weights"], strict=True):
         assert got.tobytes() == want.astype(got.dtype).tobytes()
+
+
+def test_a_model_built_twice_in_one_session_takes_the_state_by_structure(
+    csv_state: CliRunner, tmp_path: Path
+) -> None:
+    """Keras numbers the second build's layers (dense_1...); names then differ only by that."""
+    rng = np.random.default_rng(1)
+    x, y = rng.standard_normal((8, 6, 6, 1)), rng.standard_normal((8, 3))
+    first = build(3)
+    first.fit(x, y, epochs=1, verbose=0)
+    first.save(tmp_path / "first.keras")
+    second = build(4)  # same architecture, auto-numbered names
+    second.save(tmp_path / "second.keras")
+    assert [w.path for w in first.weights] != [w.path for w in second.weights]
+    state = tmp_path / "first.csv"
+    assert csv_state("convert", tmp_path / "first.keras", state).returncode == 0
+    out = tmp_path / "restored.keras"
+    applied = csv_state("apply", state, tmp_path / "second.keras", "-o", out)
+    assert applied.returncode == 0, applied.stdout + applied.stderr
+    assert "names differ only by Keras auto-numbering" in applied.stdout
+    restored = keras.saving.load_model(out)
+    for got, want in zip(restored.weights, first.weights, strict=True):
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+    for got, want in zip(restored.optimizer.variables, first.optimizer.variables, strict=True):
+        assert np.asarray(got).tobytes() == np.asarray(want).tobytes()
+
+
+def test_a_refused_mapping_that_fits_by_position_suggests_match_order() -> None:
+    from csv_state_viewer.bridge.apply import MappingError
+    from csv_state_viewer.bridge.mapping import Slot, plan
+    from csv_state_viewer.core.messages import COMMAND_LINE, advice
+
+    model = [Slot("net/a/kernel", (2, 3), "float32"), Slot("net/b/kernel", (3, 1), "float32")]
+    state = [Slot("net/x/kernel", (2, 3), "float32"), Slot("net/b/kernel", (3, 1), "float32")]
+    report = plan(state, model, None)
+    assert not report.ok and report.order_fits
+    assert "--match order" in advice(MappingError(report), COMMAND_LINE)
+
+
+def test_a_partial_write_says_what_kept_its_initial_values(
+    csv_state: CliRunner, models: dict[str, Any], tmp_path: Path
+) -> None:
+    folder = tmp_path / "three"
+    folder.mkdir()
+    for index, weight in enumerate(models["weights"][:3], start=1):
+        matrix = weight.reshape(-1, weight.shape[-1]) if weight.ndim > 1 else weight
+        np.savetxt(folder / f"layer_{index}.csv", matrix, delimiter=",")
+    out = tmp_path / "partial.keras"
+    args = ("apply", folder, models["fresh"], "-o", out, "--no-optimizer")
+    refused = csv_state(*args)
+    assert refused.returncode == 1 and not out.exists()
+    written = csv_state(*args, "--allow-partial")
+    assert written.returncode == 0, written.stderr
+    last = written.stderr.strip().splitlines()[-1]
+    assert last == "3 of 4 variables written; the rest keep their initial values"

@@ -216,3 +216,36 @@ def test_a_reshape_needs_the_same_element_count_and_matching_by_position() -> No
     assert wrong_size.rows[0].status == SHAPE_MISMATCH
     by_name = plan([Slot("conv/kernel", (9, 4), "float32")], CONV, None, match="name")
     assert by_name.rows[0].status == SHAPE_MISMATCH  # names never reshape
+
+
+def numbered(slots: list[Slot], suffix: str = "_1") -> list[Slot]:
+    """The same model built a second time in one session: every layer auto-numbered."""
+    return [
+        Slot(
+            "/".join(part + suffix for part in s.name.split("/")[:-1])
+            + "/"
+            + s.name.split("/")[-1],
+            s.shape,
+            s.dtype,
+        )
+        for s in slots
+    ]
+
+
+def test_auto_numbered_names_match_by_position_when_the_sequences_agree() -> None:
+    report = plan(MODEL, numbered(MODEL), None)
+    assert report.ok and report.match == "order"
+    assert report.notes[0].startswith("names differ only by Keras auto-numbering")
+    assert "hidden -> hidden_1" in report.notes[0] and "mlp -> mlp_1" in report.notes[0]
+    assert (report.rows[0].state_name, report.rows[0].target) == (
+        "mlp/hidden/kernel",
+        "mlp_1/hidden_1/kernel",
+    )
+
+
+def test_auto_numbering_never_pairs_sequences_that_differ() -> None:
+    swapped = numbered([MODEL[1], MODEL[0], *MODEL[2:]])  # same names, another order
+    report = plan(MODEL, swapped, None)
+    assert report.match == "name" and not report.ok
+    other_shape = numbered([Slot(MODEL[0].name, (8, 17), "float32"), *MODEL[1:]])
+    assert not plan(MODEL, other_shape, None).ok
