@@ -9,6 +9,7 @@ import sys
 from csv_state_viewer.cli.options import add_layout, add_like, add_scale, open_input
 from csv_state_viewer.cli.output import shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
+from csv_state_viewer.core.analysis.names import MODES
 from csv_state_viewer.ops.compare import compare
 
 _LABELS = {DiffStatus.ONLY_IN_A: "only in A", DiffStatus.ONLY_IN_B: "only in B"}
@@ -28,6 +29,18 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     parser.add_argument("a", metavar="A", help="first state (.csv, .csv.gz, .npz, ...)")
     parser.add_argument("b", metavar="B", help="second state, compared with A")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    parser.add_argument(
+        "--match",
+        choices=MODES,
+        default="auto",
+        help=(
+            "how tensor names are paired: auto (exact names, then past :0 device suffixes, "
+            "a model-name prefix such as sequential/, Keras auto-numbering such as dense_1, "
+            "and positional weight_0, weight_1, ...; never between two candidates), name "
+            "(exact names and a prefix on one side only) or order (by position in the "
+            "files); default auto"
+        ),
+    )
     add_layout(parser)
     add_like(parser)
     add_scale(parser)
@@ -57,7 +70,7 @@ def as_table(result: StateDiff) -> str:
     for t in result.tensors:
         rows.append(
             [
-                t.name or "?",
+                _sides(t.name or "?", t.name_b),
                 t.status.value,
                 _sides(
                     shape_text(t.shape_a) if t.shape_a is not None else None,
@@ -80,12 +93,14 @@ def as_table(result: StateDiff) -> str:
     lines = [table(rows, right_aligned={4, 5, 6}), ""]
     lines.append(f"{len(result.tensors)} tensors: {counts or 'none'}; the states are {verdict}")
     lines.extend(t.message for t in result.tensors if t.message)
+    if result.pairing_note:
+        lines.append(result.pairing_note)
     return "\n".join(lines)
 
 
 def run(args: argparse.Namespace) -> int:
     with open_input(args.a, args) as a:
-        compared = compare(a, args.b, layout=args.layout)
+        compared = compare(a, args.b, layout=args.layout, match=args.match)
         compared.other.close()
     result = compared.diff
     if args.json:

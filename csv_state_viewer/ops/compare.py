@@ -23,11 +23,16 @@ def compare(
     other_path: str,
     progress: Progress = NO_PROGRESS,
     layout: str | None = None,
+    match: str = "auto",
 ) -> Compared:
-    """Open ``other_path`` (B, as ``layout`` when given) and compare ``state`` (A) with it."""
+    """Open ``other_path`` (B, as ``layout`` when given) and compare ``state`` (A) with it.
+
+    ``match`` is how tensor names are paired: ``auto``, ``name`` or ``order`` (see
+    :func:`~csv_state_viewer.core.analysis.names.pair_names`).
+    """
     other = open_state(other_path, Span(progress, 0, 100), layout)
     try:
-        return Compared(other, diff_states(state, other, Span(progress, 100, 1000)))
+        return Compared(other, diff_states(state, other, Span(progress, 100, 1000), match=match))
     except BaseException:
         other.close()
         raise

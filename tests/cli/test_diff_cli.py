@@ -179,3 +179,49 @@ def test_usage_errors_exit_two(csv_state: CliRunner, good: Path) -> None:
     assert csv_state("diff").returncode == 2
     assert csv_state("diff", good).returncode == 2
     assert csv_state("diff", good, good, "--bogus").returncode == 2
+
+
+def test_names_are_paired_past_a_prefix_and_keras_auto_numbering(
+    csv_state: CliRunner, tmp_path: Path
+) -> None:
+    kernel, bias = TENSORS["dense/kernel"], TENSORS["dense/bias"]
+    a, b = tmp_path / "a.csv", tmp_path / "b.npz"
+    save_state(a, {"sequential/dense/kernel": kernel, "sequential/dense/bias": bias})
+    save_state(b, {"dense_1/kernel": kernel, "dense_1/bias": bias})
+    result = csv_state("diff", a, b)
+    assert result.returncode == 0, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[1].split()[:4] == ["sequential/dense/kernel", "->", "dense_1/kernel", "identical"]
+    assert lines[2].split()[:4] == ["sequential/dense/bias", "->", "dense_1/bias", "identical"]
+    assert "2 tensors: 2 identical; the states are identical" in result.stdout
+    assert lines[-1] == (
+        "names paired by position where they differ only by Keras auto-numbering "
+        "(dense -> dense_1) and a leading prefix (sequential/)"
+    )
+
+    document = json.loads(csv_state("diff", a, b, "--json").stdout)
+    assert [(t["name"], t["name_b"]) for t in document["tensors"]] == [
+        ("sequential/dense/kernel", "dense_1/kernel"),
+        ("sequential/dense/bias", "dense_1/bias"),
+    ]
+
+    by_name = csv_state("diff", a, b, "--match", "name")
+    assert by_name.returncode == 1
+    assert "2 only in A, 2 only in B" in by_name.stdout
+    assert by_name.stdout.splitlines()[-1] == "no names paired"
+
+    by_order = csv_state("diff", a, b, "--match", "order")
+    assert by_order.returncode == 0
+    assert by_order.stdout.splitlines()[-1] == "names paired by position in file order"
+
+
+def test_identical_names_say_so_and_keep_json_unchanged(csv_state: CliRunner, good: Path) -> None:
+    assert csv_state("diff", good, good).stdout.splitlines()[-1] == "names paired exactly"
+    document = json.loads(csv_state("diff", good, good, "--json").stdout)
+    assert all("name_b" not in t for t in document["tensors"])
+
+
+def test_unknown_match_mode_is_a_usage_error(csv_state: CliRunner, good: Path) -> None:
+    result = csv_state("diff", good, good, "--match", "fuzzy")
+    assert result.returncode == 2
+    assert "--match" in result.stderr

@@ -361,3 +361,35 @@ def test_streams_one_tensor_at_a_time(tmp_path: Path, monkeypatch: pytest.Monkey
     b = saved(tmp_path / "b.npz", {"x": np.ones(2), "only_b": np.ones(2)})
     assert [t.status for t in compare(a, b).tensors] == ["identical", "only_in_a", "only_in_b"]
     assert reads == [str(a), str(b)]  # one-sided tensors are not decoded
+
+
+def test_renamed_tensors_are_paired_and_keep_both_names(tmp_path: Path) -> None:
+    ones = np.ones(3, np.float32)
+    a = saved(tmp_path / "a.csv", {"sequential/dense/kernel": ones, "step": np.array(1)})
+    b = saved(tmp_path / "b.npz", {"dense/kernel": ones * 2, "step": np.array(1)})
+    result = compare(a, b)
+    assert [(t.name, t.name_b, t.status) for t in result.tensors] == [
+        ("sequential/dense/kernel", "dense/kernel", "different"),
+        ("step", None, "identical"),
+    ]
+    assert result.pairing_note == (
+        "names paired exactly (1), without a leading prefix (sequential/) (1)"
+    )
+    assert result.tensors[0].to_json()["name_b"] == "dense/kernel"
+    assert "name_b" not in result.tensors[1].to_json()
+    assert result.by_name()["sequential/dense/kernel"].max_abs_diff == 1.0
+
+
+def test_match_modes_reach_diff_states(tmp_path: Path) -> None:
+    a = saved(tmp_path / "a.csv", {"x": np.zeros(2), "y": np.ones(2)})
+    b = saved(tmp_path / "b.csv", {"p": np.zeros(2), "q": np.ones(2)})
+    with open_state(a) as state_a, open_state(b) as state_b:
+        by_order = diff_states(state_a, state_b, match="order")
+        by_name = diff_states(state_a, state_b, match="name")
+    assert [(t.name, t.name_b, t.status) for t in by_order.tensors] == [
+        ("x", "p", "identical"),
+        ("y", "q", "identical"),
+    ]
+    assert by_order.identical
+    assert [t.status for t in by_name.tensors] == ["only_in_a"] * 2 + ["only_in_b"] * 2
+    assert by_name.pairing_note == "no names paired"

@@ -1,7 +1,10 @@
 """Compare two states tensor by tensor, streaming: one tensor of each side at a time.
 
-Tensors are matched by name, in A's order and then B's names that A lacks. Each gets a
-:class:`TensorDiff` whose ``status`` is a :class:`DiffStatus`:
+Tensors are paired by name (:func:`~csv_state_viewer.core.analysis.names.pair_names`:
+exactly, then, with ``match="auto"``, past device suffixes, a model-name prefix, Keras's
+auto-numbering and a recipe's positional names; ``match="order"`` pairs by position) and
+listed in A's order, then B's tensors that nothing paired. Each gets a :class:`TensorDiff`
+(A's name, and ``name_b`` when B's differs) whose ``status`` is a :class:`DiffStatus`:
 
 * ``identical``: same shape, same dtype (byte order aside) and the same bits;
 * ``different``: same shape and dtype, some bits differ (``-0.0`` vs ``0.0`` included);
@@ -31,6 +34,7 @@ from typing import Any
 
 import numpy as np
 
+from csv_state_viewer.core.analysis.names import pair_names
 from csv_state_viewer.core.errors import RowError, RowProblem
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
@@ -65,7 +69,10 @@ STATUSES = tuple(DiffStatus)  # in the order counts and reports list them
 
 @dataclass(frozen=True)
 class TensorDiff:
-    """How one tensor of B differs from the same-named tensor of A."""
+    """How one tensor of B differs from the tensor of A paired with it.
+
+    ``name`` is A's name (B's for a tensor only in B); ``name_b`` is B's when it differs.
+    """
 
     name: str
     status: DiffStatus
@@ -78,10 +85,14 @@ class TensorDiff:
     changed: int | None = None
     nan_mismatches: int | None = None
     message: str | None = None
+    name_b: str | None = None
 
     def to_json(self) -> dict[str, Any]:
+        names: dict[str, Any] = {"name": self.name}
+        if self.name_b is not None:
+            names["name_b"] = self.name_b
         return {
-            "name": self.name,
+            **names,
             "status": self.status.value,
             "shape_a": list(self.shape_a) if self.shape_a is not None else None,
             "shape_b": list(self.shape_b) if self.shape_b is not None else None,
@@ -102,6 +113,7 @@ class StateDiff:
     a: str
     b: str
     tensors: list[TensorDiff] = field(default_factory=list)
+    pairing_note: str = ""  # how names were paired, one line (NamePairing.how)
 
     @property
     def identical(self) -> bool:
@@ -129,15 +141,21 @@ class StateDiff:
         }
 
 
-def diff_states(a: State, b: State, progress: Progress = NO_PROGRESS) -> StateDiff:
-    """Compare two open states; reports one unit of progress per tensor."""
-    pairs = _pairs(a, b)
+def diff_states(
+    a: State, b: State, progress: Progress = NO_PROGRESS, *, match: str = "auto"
+) -> StateDiff:
+    """Compare two open states; reports one unit of progress per tensor.
+
+    ``match`` is how names are paired: ``auto``, ``name`` or ``order`` (see
+    :func:`~csv_state_viewer.core.analysis.names.pair_names`).
+    """
+    pairs, note = _pairs(a, b, match)
     tensors = []
     for done, (entry_a, entry_b) in enumerate(pairs, start=1):
         check_cancelled(progress)
         tensors.append(_compare(a, b, entry_a, entry_b))
         progress.report(done, len(pairs))
-    return StateDiff(a.path, b.path, tensors)
+    return StateDiff(a.path, b.path, tensors, note)
 
 
 def differences(a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -163,17 +181,23 @@ def _first_by_name(state: State) -> dict[str, TensorEntry]:
     return found
 
 
-def _pairs(a: State, b: State) -> list[_Pair]:
-    """A's rows in order, then B's unmatched ones; nameless or repeated rows stay alone."""
+def _pairs(a: State, b: State, match: str) -> tuple[list[_Pair], str]:
+    """A's rows in order, then B's unpaired ones; nameless or repeated rows stay alone.
+
+    Returns the pairs and the line that says how names were paired.
+    """
     first_a, first_b = _first_by_name(a), _first_by_name(b)
+    pairing = pair_names(list(first_a), list(first_b), match)
+    to_b = dict(pairing.pairs)
+    paired_b = set(to_b.values())
     pairs: list[_Pair] = []
     for entry in a.entries:
-        matched = first_a.get(entry.name) is entry
-        pairs.append((entry, first_b.get(entry.name) if matched else None))
+        matched = first_a.get(entry.name) is entry and entry.name in to_b
+        pairs.append((entry, first_b[to_b[entry.name]] if matched else None))
     for entry in b.entries:
-        if first_b.get(entry.name) is not entry or entry.name not in first_a:
+        if first_b.get(entry.name) is not entry or entry.name not in paired_b:
             pairs.append((None, entry))
-    return pairs
+    return pairs, pairing.how
 
 
 # ---------------------------------------------------------------------- comparing
@@ -184,6 +208,7 @@ def _compare(
     assert some is not None
     base = TensorDiff(
         name=some.name,
+        name_b=entry_b.name if entry_a and entry_b and entry_b.name != entry_a.name else None,
         status=DiffStatus.UNREADABLE,
         shape_a=entry_a.shape if entry_a else None,
         shape_b=entry_b.shape if entry_b else None,
