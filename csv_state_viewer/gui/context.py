@@ -46,10 +46,13 @@ class Comparison:
         return self._by_name.get(entry.name)
 
     def other_entry(self, node: Node) -> TensorEntry | None:
-        """B's entry of the same name as the tensor of ``node``, if B has one."""
-        if self.diff_of(node) is None or node.entry is None or node.entry.name not in self.other:
+        """B's entry paired with the tensor of ``node`` (by name, or by the diff's pairing
+        of renamed tensors), if B has one."""
+        found = self.diff_of(node)
+        if found is None or node.entry is None:
             return None
-        return self.other.entry(node.entry.name)
+        name = found.name_b or node.entry.name
+        return self.other.entry(name) if name in self.other else None
 
 
 class ViewerContext(QObject):

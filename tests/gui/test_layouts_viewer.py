@@ -194,3 +194,22 @@ def test_fixed_point_matrices_shown_as_real_values(
     assert scaled is not None
     assert scaled.read("q8").tolist() == [[1.0, -0.5], [0.25, 0.0625]]
     assert window.settings.fixed_point_scale() == "2^-4"  # offered again next time
+
+
+def test_compare_finds_b_of_a_renamed_pair(tmp_path: Path) -> None:
+    """diff pairs auto-numbered names; the panes must read B's tensor under its own name."""
+    from csv_state_viewer.core.analysis.diff import diff_states
+    from csv_state_viewer.core.analysis.tree import build_tree
+    from csv_state_viewer.core.api import open_state
+    from csv_state_viewer.gui.context import Comparison
+
+    save_state(tmp_path / "a.csv", {"sequential/dense/kernel": np.ones((2, 2), np.float32)})
+    save_state(tmp_path / "b.csv", {"dense_1/kernel": np.full((2, 2), 2, np.float32)})
+    with open_state(tmp_path / "a.csv") as a, open_state(tmp_path / "b.csv") as b:
+        root = build_tree(a)
+        comparison = Comparison(root, b, diff_states(a, b))
+        leaf = next(root.tensors())
+        found = comparison.diff_of(leaf)
+        assert found is not None and found.name_b == "dense_1/kernel"
+        other = comparison.other_entry(leaf)
+        assert other is not None and other.name == "dense_1/kernel"
