@@ -3,6 +3,8 @@
 Used by convert, export, save-as and the write into a model, in the command line and the
 viewer alike; refusals are :class:`~csv_state_viewer.core.errors.StateWriteError` with
 a :class:`~csv_state_viewer.core.messages.Hint` where the user can do something about it.
+A destination in a folder that does not exist yet is fine when the folder can be created:
+the writers create it (:func:`~csv_state_viewer.core.atomic.created_folders`).
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from csv_state_viewer.core.atomic import check_folder
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.messages import Hint, hinted
@@ -46,8 +49,7 @@ def check_destination(
     if targets & {_real(p) for p in produced}:
         raise StateWriteError(f"{path}: was just written from another file of this job")
     folder = os.path.dirname(os.path.abspath(path.rstrip("/" + os.sep) or path))
-    if not os.path.isdir(folder):
-        raise StateWriteError(f"{folder}: no such folder")
+    check_folder(folder)  # missing folders are created by the write
     if is_open_for_reading(marker) or is_open_for_reading(path):
         raise StateWriteError(f"{path}: refusing to write over a file that is open for reading")
     if not (fmt.writes_prefix or fmt.writes_folder) and os.path.isdir(path):

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from csv_state_viewer import BadRowsError, StateWriteError, load_state, open_state, save_state
+from csv_state_viewer.core.atomic import atomic_write
 from csv_state_viewer.core.csv import textcodec
 
 ORIGINAL = {"w": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.ones(4)}
@@ -128,3 +129,37 @@ def test_new_file_follows_the_umask(tmp_path: Path) -> None:
     finally:
         os.umask(old)
     assert stat.S_IMODE((tmp_path / "new.csv").stat().st_mode) == 0o640
+
+
+def test_a_write_creates_missing_folders(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "a" / "state.csv"
+    save_state(path, ORIGINAL)
+    assert list(load_state(path)) == list(ORIGINAL)
+    assert temp_files(path.parent) == []
+
+
+def test_a_failed_write_removes_only_the_folders_it_created(tmp_path: Path) -> None:
+    (tmp_path / "old").mkdir()
+    path = tmp_path / "old" / "new" / "a" / "x.bin"
+    with pytest.raises(RuntimeError, match="injected"), atomic_write(path) as handle:
+        handle.write(b"partial")
+        assert (tmp_path / "old" / "new" / "a").is_dir()
+        raise RuntimeError("injected")
+    assert sorted(os.listdir(tmp_path)) == ["old"]
+    assert os.listdir(tmp_path / "old") == []
+
+
+def test_a_created_folder_that_is_no_longer_empty_is_kept(tmp_path: Path) -> None:
+    path = tmp_path / "new" / "a" / "x.bin"
+    with pytest.raises(RuntimeError, match="injected"), atomic_write(path):
+        (tmp_path / "new" / "other").write_bytes(b"someone else's")
+        raise RuntimeError("injected")
+    assert sorted(os.listdir(tmp_path / "new")) == ["other"]
+
+
+def test_an_ancestor_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> None:
+    (tmp_path / "plain").write_bytes(b"x")
+    with pytest.raises(StateWriteError, match="plain: is a file, not a folder") as refused:
+        save_state(tmp_path / "plain" / "sub" / "state.csv", ORIGINAL)
+    assert "\n" not in str(refused.value)
+    assert sorted(os.listdir(tmp_path)) == ["plain"]

@@ -222,8 +222,12 @@ def test_single_file_destination_and_refusals(tmp_path: Path) -> None:
         save_state(tmp_path / "two.txt", {"a": F32, "b": F32}, format_name="matrix")
     with pytest.raises(StateWriteError, match="inside the folder"):
         save_state(str(tmp_path / "o") + "/", {"../x": F32}, format_name="matrix")
-    with pytest.raises(StateWriteError, match="parent"):
-        save_state(str(tmp_path / "no" / "such") + "/", {"a": F32}, format_name="matrix")
+    (tmp_path / "plain").write_bytes(b"x")
+    with pytest.raises(StateWriteError, match="plain: is a file, not a folder"):
+        save_state(str(tmp_path / "plain" / "such") + "/", {"a": F32}, format_name="matrix")
+    assert not (tmp_path / "o").exists()  # refused names create no folder
+    assert save_state(str(tmp_path / "no" / "such") + "/", {"a": F32}, format_name="matrix") == 1
+    assert same_bits(read_one(tmp_path / "no" / "such" / "a.csv")[1], F32)
 
 
 def test_fixed_point_write_round_trip(tmp_path: Path) -> None:

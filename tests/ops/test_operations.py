@@ -89,7 +89,7 @@ def test_bad_rows_refuse_the_convert_with_the_problems_as_data(tmp_path: Path) -
         ("exists", "already exists"),
         ("keep", "refusing to overwrite a source (keep.csv)"),
         ("produced", "was just written from another file"),
-        ("folder", "no such folder"),
+        ("folder", "keep.csv: is a file, not a folder"),
         ("directory", "is a directory"),
     ],
 )
@@ -103,7 +103,7 @@ def test_one_destination_check_for_every_writer(
         "exists": keep,
         "keep": keep,
         "produced": tmp_path / "p.csv",
-        "folder": tmp_path / "missing" / "x.csv",
+        "folder": keep / "missing" / "x.csv",
         "directory": tmp_path,
     }[setup]
     with pytest.raises(StateWriteError, match=message.replace("(", r"\(").replace(")", r"\)")):
@@ -116,6 +116,72 @@ def test_one_destination_check_for_every_writer(
         )
     before = keep.read_text()
     assert before == "x"
+
+
+@pytest.mark.parametrize("name", ["csv", "npz", "tf-checkpoint", "matrix"])
+def test_a_missing_folder_is_accepted_and_the_check_creates_nothing(
+    state: Path, tmp_path: Path, name: str
+) -> None:
+    destination = str(tmp_path / "new" / "a" / ("b/" if name == "matrix" else "x"))
+    check_destination(destination, format_named(name), overwrite=False, sources=(str(state),))
+    assert sorted(os.listdir(tmp_path)) == ["s.csv"]
+
+
+def test_a_missing_folder_in_a_folder_without_write_permission_is_refused_by_name(
+    state: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda p, m: os.fspath(p) != str(locked) and real_access(p, m)
+    )
+    with pytest.raises(StateWriteError, match=f"^{locked}: no permission") as refused:
+        check_destination(str(locked / "new" / "x.csv"), format_named("csv"), overwrite=True)
+    assert "\n" not in str(refused.value)
+    check_destination(str(tmp_path / "new" / "x.csv"), format_named("csv"), overwrite=True)
+
+
+@pytest.mark.parametrize("name", ["csv", "npz"])
+def test_convert_creates_missing_folders(state: Path, tmp_path: Path, name: str) -> None:
+    out = tmp_path / "new" / "a" / f"x.{name}"
+    converted = convert(str(state), str(out), ConvertOptions(format_name=name))
+    assert converted.written == 8
+    assert (
+        load_state(out)["layer3/kernel"].tobytes() == load_state(state)["layer3/kernel"].tobytes()
+    )
+
+
+def test_convert_to_a_matrix_folder_creates_missing_folders(state: Path, tmp_path: Path) -> None:
+    out = tmp_path / "new" / "a" / "b"
+    convert(str(state), f"{out}/", ConvertOptions(format_name="matrix"))
+    assert sorted(os.listdir(out / "layer0")) == ["kernel.csv"]
+    assert np.loadtxt(out / "layer5" / "kernel.csv", delimiter=",").tobytes() == (
+        load_state(state)["layer5/kernel"].tobytes()
+    )
+
+
+@pytest.mark.parametrize("name", ["csv", "npz"])
+def test_a_cancelled_convert_removes_the_folders_it_created(
+    state: Path,
+    tmp_path: Path,
+    recorder: type[ProgressRecorder],
+    monkeypatch: pytest.MonkeyPatch,
+    name: str,
+) -> None:
+    made: list[str] = []
+    real_mkdir = os.mkdir
+
+    def mkdir(path: str, *args: int) -> None:
+        real_mkdir(path, *args)
+        made.append(path)
+
+    monkeypatch.setattr(os, "mkdir", mkdir)
+    out = tmp_path / "new" / "a" / f"x.{name}"
+    with pytest.raises(Cancelled):
+        convert(str(state), str(out), ConvertOptions(format_name=name), progress=recorder(3))
+    assert made == [str(tmp_path / "new"), str(tmp_path / "new" / "a")]  # then removed
+    assert sorted(os.listdir(tmp_path)) == ["s.csv"]
 
 
 def test_a_prefix_format_exists_by_its_marker(tmp_path: Path) -> None:

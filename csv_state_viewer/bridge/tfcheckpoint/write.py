@@ -8,7 +8,9 @@ tensor bit for bit, and
 names. Tensors are streamed into shards of at most :data:`SHARD_BYTES`, merged by
 ``MergeV2Checkpoints``. The files are written in a temporary directory beside the
 destination and renamed into place, data files first, the ``.index`` last; data files of a
-replaced checkpoint that the new one does not reuse are removed afterwards. No
+replaced checkpoint that the new one does not reuse are removed afterwards. Missing folders
+of the destination are created (and removed again when the write fails), as TensorFlow's
+own writer creates them. No
 ``checkpoint`` state file is written or changed: it would redirect "the latest checkpoint"
 of a training directory to a converted file; open the result by its prefix. Metadata
 (roles...) is not stored: a checkpoint has no place for it. Refused before anything is
@@ -37,7 +39,7 @@ from csv_state_viewer.bridge.tfcheckpoint.locate import (
     prefix_for_writing,
 )
 from csv_state_viewer.bridge.tfcheckpoint.naming import GRAPH_KEY
-from csv_state_viewer.core.atomic import check_destination
+from csv_state_viewer.core.atomic import check_destination, created_folders, fsync_folders
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
@@ -189,9 +191,18 @@ def place_checkpoint(
     ``write(work)`` writes a checkpoint inside the temporary folder ``work`` (beside the
     destination) and returns the prefix it used. Its files are fsynced and renamed into
     place, data files first and the ``.index`` last; data files of a replaced checkpoint
-    that the new one does not reuse are removed afterwards.
+    that the new one does not reuse are removed afterwards. Missing folders of ``prefix``
+    are created, and removed again when the write fails or is cancelled.
     """
     existing = _check_prefix(prefix, overwrite=overwrite)
+    with created_folders(os.path.dirname(os.path.abspath(prefix))) as made:
+        targets = _place(prefix, existing, write)
+        fsync_folders([os.path.dirname(made_folder) for made_folder in made])
+    return targets
+
+
+def _place(prefix: str, existing: list[str], write: Callable[[str], str]) -> list[str]:
+    """The body of :func:`place_checkpoint`, once the destination folder exists."""
     folder = os.path.dirname(os.path.abspath(prefix))
     base = os.path.basename(prefix)
     try:

@@ -94,9 +94,10 @@ def save_matrix_state(
     **_options: Any,
 ) -> int:
     """Write one matrix file per tensor into a folder (``path`` ending with ``/`` or an
-    existing folder, created when its parent exists), or a single ``.csv``/``.txt`` file
-    when there is one tensor. Names keep their ``/`` as subfolders. ``scale`` writes
-    fixed-point integers (value / scale, which must be exact) after a ``# scale:`` comment.
+    existing folder; missing folders are created with each file, see ``atomic_write``), or a
+    single ``.csv``/``.txt`` file when there is one tensor. Names keep their ``/`` as
+    subfolders. ``scale`` writes fixed-point integers (value / scale, which must be exact)
+    after a ``# scale:`` comment.
     Returns the number of tensors written; each file is replaced atomically.
     """
     path = os.fspath(path)
@@ -106,10 +107,6 @@ def save_matrix_state(
     if folder:
         root = path.rstrip("/" + os.sep) or path
         targets = [_file_for(root, item.name) for item in items]
-        if not os.path.isdir(root):
-            if not os.path.isdir(os.path.dirname(os.path.abspath(root))):
-                raise StateWriteError(f"{path}: the folder's parent does not exist")
-            os.mkdir(root)
     elif len(items) != 1:
         raise StateWriteError(
             f"{path}: a single matrix file holds one tensor, not {len(items)}; "
@@ -123,7 +120,6 @@ def save_matrix_state(
         check_cancelled(progress)
         target = by_name[item.name]
         values = _checked(array, item.name, factor)
-        os.makedirs(os.path.dirname(os.path.abspath(target)), exist_ok=True)
         with atomic_write(target, overwrite=overwrite) as handle:
             for piece in matrix_text(values, scale=factor):
                 handle.write(piece)
