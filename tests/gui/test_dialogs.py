@@ -455,3 +455,21 @@ def test_cancel_stops_the_running_file_and_leaves_no_output(
     assert dialog.results == [None, None]
     assert os.listdir(out) == []  # no output and no temporary file
     assert "cancelled" in dialog.status_label.text()
+
+
+def test_convert_into_a_folder_that_does_not_exist_yet(
+    qtbot: QtBot, context: ViewerContext, tmp_path: Path
+) -> None:
+    source = tmp_path / "state.csv"
+    save_state(source, {"w": np.arange(4, dtype=np.float32)})
+    dialog = convert_dialog(qtbot, context)
+    dialog.add_files([str(source)])
+    dialog.folder_edit.setText(str(tmp_path / "out" / "run1"))
+    choose(dialog, "npz")
+    run(qtbot, dialog)
+    assert dialog.row_status(0) == DONE, dialog.result_text(0)
+    assert load_state(tmp_path / "out" / "run1" / "state.npz")["w"].tolist() == [0, 1, 2, 3]
+    (tmp_path / "blocked").write_text("a file")
+    dialog.folder_edit.setText(str(tmp_path / "blocked" / "out"))
+    dialog.start()
+    assert "is a file, not a folder" in dialog.status_label.text()

@@ -35,7 +35,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.errors import BadRowsError
+from csv_state_viewer.core.atomic import check_folder
+from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.format import WriteChoice
 from csv_state_viewer.core.registry import format_named, formats, write_choices
 from csv_state_viewer.gui.context import ViewerContext
@@ -247,8 +248,10 @@ class ConvertDialog(QDialog):
         if self.running or not self.files:
             return
         folder = os.path.abspath(os.path.expanduser(self.folder_edit.text().strip() or "."))
-        if not os.path.isdir(folder):
-            self.status_label.setText(f"{folder}: no such folder")
+        try:
+            check_folder(folder)  # a missing output folder is made by the first write
+        except CsvStateError as err:
+            self.status_label.setText(str(err))
             return
         choice = self.format_combo.currentData()
         assert isinstance(choice, WriteChoice)
