@@ -321,12 +321,12 @@ def test_selecting_a_tensor_on_the_compare_tab_leaves_a_running_comparison_alone
     started, release = threading.Event(), threading.Event()
     real_diff = compare_operation.diff_states
 
-    def slow_diff(state_a: Any, state_b: Any, progress: Progress) -> Any:
+    def slow_diff(state_a: Any, state_b: Any, progress: Progress, **options: Any) -> Any:
         started.set()
         while not release.wait(0.005):  # a long comparison that honours cancellation
             if progress.cancelled():
                 raise Cancelled
-        return real_diff(state_a, state_b, progress)
+        return real_diff(state_a, state_b, progress, **options)
 
     monkeypatch.setattr(compare_operation, "diff_states", slow_diff)
     fileactions.compare_with(window, str(tmp_path / "b.csv"))

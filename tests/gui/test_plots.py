@@ -409,8 +409,11 @@ def test_save_plot_formats(
     with pytest.raises(ValueError, match=r"\.png, \.svg or \.pdf"):
         pane.save_plot(tmp_path / "plot.txt")
     assert not (tmp_path / "plot.txt").exists()
-    with pytest.raises(StateWriteError):
-        pane.save_plot(tmp_path / "missing" / "plot.png")
+    pane.save_plot(tmp_path / "new" / "folder" / "plot.png")  # made as every writer makes it
+    assert (tmp_path / "new" / "folder" / "plot.png").read_bytes().startswith(b"\x89PNG")
+    (tmp_path / "a_file").write_text("x")
+    with pytest.raises(StateWriteError, match="is a file, not a folder"):
+        pane.save_plot(tmp_path / "a_file" / "plot.png")
     assert sorted(p.name for p in tmp_path.iterdir() if p.name.startswith(".")) == []
 
 
