@@ -10,6 +10,7 @@ from typing import Any
 
 from csv_state_viewer.core import api
 from csv_state_viewer.core.errors import BadRowsError, RowProblem
+from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
 from csv_state_viewer.core.registry import format_for_reading, format_for_writing, format_named
@@ -63,8 +64,7 @@ def convert(
     problems) when the source has bad rows and ``skip_bad`` is false, StateWriteError
     for a refused destination, MappingError (with the report) for a refused mapping.
     """
-    fmt = format_named(options.format_name) if options.format_name else None
-    fmt = fmt or format_for_writing(destination)
+    fmt = _destination_format(destination, options)
     sources = (source, *(p for p in (options.model,) if p), *keep)
     check_destination(
         destination, fmt, overwrite=options.overwrite, sources=sources, produced=produced
@@ -80,12 +80,17 @@ def convert(
     )
 
 
+def _destination_format(destination: str, options: ConvertOptions) -> Format:
+    """The format chosen in ``options``, else the one the destination's extension names."""
+    if options.format_name:
+        return format_named(options.format_name)
+    return format_for_writing(destination)
+
+
 def convert_here(
     source: str, destination: str, options: ConvertOptions, progress: Progress = NO_PROGRESS
 ) -> Converted:
     """:func:`convert` in this process (the worker runs this for TensorFlow formats)."""
-    fmt = format_named(options.format_name) if options.format_name else None
-    fmt = fmt or format_for_writing(destination)
     with _open_source(source, options, Span(progress, 0, 100)) as state:
         if state.errors and not options.skip_bad:
             raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
@@ -107,8 +112,7 @@ def export(
 ) -> Converted:
     """Write an open state (as the viewer shows it: files opened together, shapes taken
     from a model, a chosen layout) to ``destination``; :func:`convert` re-reads a path."""
-    fmt = format_named(options.format_name) if options.format_name else None
-    fmt = fmt or format_for_writing(destination)
+    fmt = _destination_format(destination, options)
     sources = (state.path, *(p for p in (options.model,) if p))
     check_destination(destination, fmt, overwrite=options.overwrite, sources=sources)
     if state.errors and not options.skip_bad:
@@ -144,8 +148,7 @@ def save_here(
 
     Rows whose data turns out bad while writing are left out only with ``skip_bad``; they
     are then among ``skipped``, with the state's bad rows."""
-    fmt = format_named(options.format_name) if options.format_name else None
-    fmt = fmt or format_for_writing(destination)
+    fmt = _destination_format(destination, options)
     # options of other formats (the CLI's --encoding for an .npz) do not apply here
     save: dict[str, Any] = {
         key: value for key, value in options.save_options.items() if key in fmt.save_options

@@ -12,11 +12,11 @@ from __future__ import annotations
 import os
 from collections.abc import Iterable
 
+from csv_state_viewer.core.atomic import check_destination as check_file
 from csv_state_viewer.core.atomic import check_folder
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.messages import Hint, hinted
-from csv_state_viewer.core.openfiles import is_open_for_reading
 
 
 def _real(path: str) -> str:
@@ -34,8 +34,8 @@ def check_destination(
     """Refuse ``path`` as the destination of ``fmt`` when writing there would lose data.
 
     ``sources`` are files the job reads (the state first, then the model, the other
-    files of a queue): never written over. ``produced`` are files this job already wrote (a queue
-    writing two sources to one name). An existing destination needs ``overwrite``.
+    files of a queue): never written over. ``produced`` are files this job already
+    wrote (a queue writing two sources to one name). An existing destination needs ``overwrite``.
     """
     marker = fmt.destination_marker(path)
     targets = {_real(path), _real(marker)}
@@ -50,9 +50,9 @@ def check_destination(
         raise StateWriteError(f"{path}: was just written from another file of this job")
     folder = os.path.dirname(os.path.abspath(path.rstrip("/" + os.sep) or path))
     check_folder(folder)  # missing folders are created by the write
-    if is_open_for_reading(marker) or is_open_for_reading(path):
-        raise StateWriteError(f"{path}: refusing to write over a file that is open for reading")
-    if not (fmt.writes_prefix or fmt.writes_folder) and os.path.isdir(path):
-        raise StateWriteError(f"{path}: is a directory")
-    if not overwrite and fmt.destination_exists(path):
-        raise hinted(StateWriteError(f"{path}: already exists"), Hint.OVERWRITE)
+    if fmt.writes_folder and os.path.isdir(path):  # a folder of files: empty, or replaced
+        if not overwrite and fmt.destination_exists(path):
+            raise hinted(StateWriteError(f"{path}: already exists"), Hint.OVERWRITE)
+        return
+    # the file the write replaces (a prefix's .index): what every atomic write checks
+    check_file(marker, overwrite=overwrite)

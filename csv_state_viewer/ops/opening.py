@@ -87,11 +87,7 @@ def open_for_viewing(
         if like
         else open_state(path, progress, layout, **options)
     )
-    try:
-        return Opened(state, build_tree(state, os.path.basename(path.rstrip("/\\")) or path))
-    except BaseException:
-        state.close()
-        raise
+    return _viewed(state, os.path.basename(path.rstrip("/\\")) or path)
 
 
 def open_together_for_viewing(
@@ -102,8 +98,13 @@ def open_together_for_viewing(
 
     state = open_files_state(paths, progress, **options)
     folder = os.path.basename(os.path.normpath(state.path)) or state.path
+    return _viewed(state, f"{len(paths)} files in {folder}")
+
+
+def _viewed(state: State, label: str) -> Opened:
+    """``state`` with its tree under ``label``; the state is closed if that fails."""
     try:
-        return Opened(state, build_tree(state, f"{len(paths)} files in {folder}"))
+        return Opened(state, build_tree(state, label))
     except BaseException:
         state.close()
         raise
