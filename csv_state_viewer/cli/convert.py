@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
-from csv_state_viewer.cli.options import add_like, add_scale, read_options
+from csv_state_viewer.cli.options import add_layout, add_like, add_scale, read_options
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import formats, write_choices
@@ -56,14 +56,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "a folder (DST/) of np.savetxt files, 'long' a name,index,value table "
         f"({', '.join(names)})",
     )
-    readable = [f.name for f in formats() if f.open is not None]
-    parser.add_argument(
-        "--from",
-        dest="source_layout",
-        metavar="NAME",
-        choices=readable,
-        help="read SRC as this format when its content fits several",
-    )
+    add_layout(parser, "--from", dest="source_layout")
     add_like(parser)
     add_scale(parser)
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")

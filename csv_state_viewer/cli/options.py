@@ -11,11 +11,15 @@ from csv_state_viewer.core.state import State
 from csv_state_viewer.ops.opening import open_like, open_state
 
 
-def add_layout(parser: argparse.ArgumentParser) -> None:
-    """``--layout NAME``: read the input(s) with this format instead of recognising it."""
+def add_layout(
+    parser: argparse.ArgumentParser, flag: str = "--layout", dest: str = "layout"
+) -> None:
+    """``--layout NAME``: read the input(s) with this format instead of recognising it
+    (``convert`` names it ``--from``: its ``--layout`` is the destination's)."""
     names = [fmt.name for fmt in formats() if fmt.open is not None]
     parser.add_argument(
-        "--layout",
+        flag,
+        dest=dest,
         metavar="NAME",
         choices=names,
         help="read the input as this format when its content fits several "
