@@ -17,6 +17,7 @@ from typing import Any
 
 from csv_state_viewer.core.errors import NotAStateError, UnsupportedFormatError
 from csv_state_viewer.core.format import Format, Opener, Saver, WriteChoice
+from csv_state_viewer.core.layouts.folderstate import tensor_stem
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.core.state import State
@@ -28,6 +29,7 @@ __all__ = [
     "Saver",
     "WriteChoice",
     "add_provider",
+    "file_stem",
     "format_for_reading",
     "format_for_writing",
     "format_named",
@@ -78,6 +80,13 @@ def format_named(name: str) -> Format:
         if fmt.name == name:
             return fmt
     raise UnsupportedFormatError(f"no format named {name!r}")
+
+
+def file_stem(path: str) -> str:
+    """A file's name without the extension of its format (``a.csv.gz`` -> ``a``,
+    ``m.weights.h5`` -> ``m``): how files name the tensors and states made from them."""
+    name = os.path.basename(os.path.normpath(path))
+    return tensor_stem(name, [ext for fmt in formats() for ext in fmt.extensions])
 
 
 def open_filter() -> str:

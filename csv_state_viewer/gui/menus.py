@@ -15,6 +15,7 @@ from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.core.format import Format, WriteChoice
 from csv_state_viewer.core.layouts.matrixtext import parse_scale
 from csv_state_viewer.core.registry import (
+    file_stem,
     format_named,
     formats_for_reading,
     model_filter,
@@ -260,8 +261,7 @@ def _export_folder(window: MainWindow, choice: WriteChoice) -> None:
         return
     parent = QFileDialog.getExistingDirectory(window, f"Export as {choice.label} into")
     if parent:
-        stem = os.path.splitext(os.path.basename(root.state.path.rstrip("/\\")))[0]
-        folder = os.path.join(parent, stem or "state") + os.sep
+        folder = os.path.join(parent, file_stem(root.state.path) or "state") + os.sep
         fileactions.export(window, folder, choice, overwrite=False)
 
 

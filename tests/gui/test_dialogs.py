@@ -24,7 +24,7 @@ from csv_state_viewer.bridge.mapping import (
 )
 from csv_state_viewer.core.api import load_state, open_state, save_state
 from csv_state_viewer.core.format import WriteChoice
-from csv_state_viewer.core.registry import format_for_writing, format_named, formats
+from csv_state_viewer.core.registry import file_stem, format_for_writing, format_named, formats
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dialogs.convert import (
@@ -36,7 +36,6 @@ from csv_state_viewer.gui.dialogs.convert import (
     ConvertDialog,
     destination_for,
     format_choices,
-    source_stem,
 )
 from csv_state_viewer.gui.dialogs.writemodel import WriteModelDialog, default_output
 from csv_state_viewer.gui.mappingmodel import (
@@ -302,8 +301,8 @@ def test_destination_names_follow_the_chosen_format() -> None:
     assert labels[:2] == ["CSV (decimal text)", "CSV (base64 of the bytes)"]
     assert not any("Keras" in label for label in labels)  # those need a model
     by_name = {c.format_name: c for c in format_choices()}
-    assert source_stem("/a/state.csv.gz") == "state"
-    assert source_stem("/a/model.weights.h5") == "model"
+    assert file_stem("/a/state.csv.gz") == "state"
+    assert file_stem("/a/model.weights.h5") == "model"
     assert destination_for("/a/state.csv.gz", "/out", by_name["npz"]) == "/out/state.npz"
     checkpoint = destination_for("/a/run.v2.npz", "/out", by_name["tf-checkpoint"])
     assert checkpoint == "/out/run.v2.ckpt"

@@ -38,7 +38,7 @@ from PySide6.QtWidgets import (
 from csv_state_viewer.core.atomic import check_folder
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.format import WriteChoice
-from csv_state_viewer.core.registry import format_named, formats, write_choices
+from csv_state_viewer.core.registry import file_stem, format_named, write_choices
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.ops.convert import Converted, ConvertOptions, convert
@@ -59,22 +59,12 @@ def format_choices() -> list[WriteChoice]:
     return write_choices(with_model=False)
 
 
-def source_stem(source: str) -> str:
-    """The file name without the extension of its format (``a.csv.gz`` -> ``a``)."""
-    name = os.path.basename(os.path.normpath(source))
-    lower = name.lower()
-    for ext in sorted({e for f in formats() for e in f.extensions}, key=len, reverse=True):
-        if lower.endswith(ext) and len(name) > len(ext):
-            return name[: -len(ext)]
-    return os.path.splitext(name)[0] or name
-
-
 def destination_for(source: str, folder: str, choice: WriteChoice) -> str:
     """Where ``source`` is written in ``folder``: its stem plus the choice's extension, or
     a folder named after its stem for formats that write a file per tensor."""
     if format_named(choice.format_name).writes_folder:
-        return os.path.join(folder, source_stem(source)) + os.sep
-    return os.path.join(folder, source_stem(source) + choice.extension)
+        return os.path.join(folder, file_stem(source)) + os.sep
+    return os.path.join(folder, file_stem(source) + choice.extension)
 
 
 def error_line(paths: tuple[str, ...], error: BaseException) -> tuple[str, str]:
