@@ -17,8 +17,10 @@ from typing import Any
 import numpy as np
 
 from csv_state_viewer.bridge import tfcheckpoint, tfimport
-from csv_state_viewer.bridge.kerasmodel import slot_owner
+from csv_state_viewer.bridge.kerasload import load_keras_model
+from csv_state_viewer.bridge.kerasmodel import NamedVariable, named_variables
 from csv_state_viewer.bridge.mapping import MATCHED, MappingReport, MappingRow, Slot, plan
+from csv_state_viewer.bridge.userimports import ImportFailedError
 from csv_state_viewer.core.atomic import atomic_path
 from csv_state_viewer.core.dtypes import resolve_dtype
 from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
@@ -76,7 +78,7 @@ def state_slots(state: State) -> list[Slot]:
 
 
 def model_slots(model: Any) -> list[Slot]:
-    return [Slot(v.path, tuple(v.shape), _dtype_name(v.dtype)) for v in model.weights]
+    return [_slot(item) for item in named_variables(model, include_optimizer=False)]
 
 
 def optimizer_slots(model: Any) -> list[Slot] | None:
@@ -86,24 +88,21 @@ def optimizer_slots(model: Any) -> list[Slot] | None:
         return None
     if not optimizer.built:
         optimizer.build(model.trainable_variables)
-    owners = {v.path.replace("/", "_"): v.path for v in model.trainable_variables}
-    kind = type(optimizer).__name__
-    out = []
-    for variable in optimizer.variables:
-        owner = slot_owner(variable.name, owners)
-        out.append(
-            Slot(
-                name=variable.path,
-                shape=tuple(variable.shape),
-                dtype=_dtype_name(variable.dtype),
-                role="optimizer",
-                slot_of=owner[0] if owner else None,
-                slot=owner[1] if owner else None,
-                scalar=None if owner else variable.name,
-                optimizer=kind,
-            )
-        )
-    return out
+    return [_slot(item) for item in named_variables(model) if item.metadata["role"] == "optimizer"]
+
+
+def _slot(item: NamedVariable) -> Slot:
+    meta = item.metadata
+    return Slot(
+        name=item.name,
+        shape=tuple(item.variable.shape),
+        dtype=_dtype_name(item.variable.dtype),
+        role=meta["role"],
+        slot_of=meta.get("slot_of"),
+        slot=meta.get("slot"),
+        scalar=meta.get("optimizer_variable"),
+        optimizer=meta.get("optimizer"),
+    )
 
 
 # ------------------------------------------------------------------------ apply
@@ -129,11 +128,7 @@ def plan_apply(
 
 
 def _variables(model: Any) -> dict[str, Any]:
-    found = {v.path: v for v in model.weights}
-    optimizer = getattr(model, "optimizer", None)
-    if optimizer is not None and optimizer.built:
-        found.update({v.path: v for v in optimizer.variables})
-    return found
+    return {item.name: item.variable for item in named_variables(model)}
 
 
 def apply_state(
@@ -185,13 +180,14 @@ def load_model(path: str, *, safe_mode: bool = True) -> Any:
         raise NotAStateError(path, "no such file")
     if path.lower().endswith(".keras") and not _starts_with(path, b"PK\x03\x04"):
         raise NotAStateError(path, "not a Keras .keras archive (not a zip file)")
-    keras = tfimport.keras()
     try:
         with warnings.catch_warnings(), tfimport.quiet_native_stderr():
             # A model saved before its first training step has an unbuilt optimizer;
             # Keras warns that it cannot load those (absent) variables. apply builds it.
             warnings.filterwarnings("ignore", "Skipping variable loading for optimizer")
-            return keras.saving.load_model(path, compile=True, safe_mode=safe_mode)
+            return load_keras_model(path, safe_mode=safe_mode)
+    except ImportFailedError:
+        raise
     except Exception as err:  # Keras raises many types for bad files
         reason = " ".join(str(err).split())[:300]
         if safe_mode and "safe_mode" in reason:

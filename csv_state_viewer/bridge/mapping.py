@@ -275,12 +275,21 @@ def _scalar_kind(item: Slot) -> str | None:
     return name if item.scalar or name in ("iteration", "learning_rate") else None
 
 
+def _scope(item: Slot) -> str:
+    """The optimizer part of a variable's path without auto-numbering (``adam`` for
+    ``adam_1/iteration``, ``loss_scale_optimizer/adam`` for a wrapped one's slot)."""
+    return without_numbering(item.name).rpartition("/")[0]
+
+
 def _match_optimizer(
     sources: Sequence[Slot], targets: Sequence[Slot], weight_pairs: dict[str, Slot]
 ) -> list[MappingRow]:
     by_path = {normalize(t.name): t for t in targets}
     by_slot = {(t.slot_of, _slot_kind(t.slot)): t for t in targets if t.slot_of}
-    by_scalar = {_scalar_kind(t): t for t in targets if not t.slot_of and _scalar_kind(t)}
+    scalars = [t for t in targets if not t.slot_of and _scalar_kind(t)]
+    by_scoped = {(_scope(t), _scalar_kind(t)): t for t in scalars}
+    kinds = [_scalar_kind(t) for t in scalars]
+    by_scalar = {_scalar_kind(t): t for t in scalars if kinds.count(_scalar_kind(t)) == 1}
     taken: set[str] = set()
     rows: list[MappingRow] = []
     for source in sources:
@@ -293,7 +302,8 @@ def _match_optimizer(
                 how = "slot of matched variable"
         if target is None and source.slot_of is None:
             kind = _scalar_kind(source)
-            target = by_scalar.get(kind) if kind else None
+            # a wrapper optimizer has several step counters: its own and its inner one's
+            target = by_scoped.get((_scope(source), kind)) or by_scalar.get(kind)
             how = "optimizer scalar"
         if target is None or target.name in taken:
             rows.append(_row(UNUSED, source, None))

@@ -51,6 +51,21 @@ class TensorEntry:
         return self.size * self.dtype.itemsize if self.dtype is not None else 0
 
 
+def _mark_duplicates(entries: list[TensorEntry]) -> None:
+    """A repeated name is an error on its later entries, in every format: a second tensor
+    of the same name could not be told apart (nor written: a conversion refuses to drop it
+    silently). All entries stay in the list."""
+    first: dict[str, tuple[int, TensorEntry]] = {}
+    for index, entry in enumerate(entries):
+        if entry.name in first:
+            if entry.error is None:
+                number, earlier = first[entry.name]
+                where = f"line {earlier.line}" if earlier.line is not None else f"tensor {number}"
+                entry.error = f"duplicate name (first at {where})"
+        elif entry.name:
+            first[entry.name] = (index + 1, entry)
+
+
 class State(ABC):
     """A lazily opened training state. Use as a context manager or call :meth:`close`."""
 
@@ -60,6 +75,7 @@ class State(ABC):
         self.path = path
         self.entries = entries
         self._by_name: dict[str, TensorEntry] = {}
+        _mark_duplicates(entries)
         for entry in entries:
             self._by_name.setdefault(entry.name, entry)
         self.notes: list[str] = []  # what a reader decided that the user should know

@@ -3,13 +3,14 @@ Convert dialog, *Save As* and *Export*."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 from csv_state_viewer.core import api
-from csv_state_viewer.core.errors import BadRowsError, RowProblem
+from csv_state_viewer.core.errors import BadRowsError, RowProblem, StateWriteError
 from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
@@ -165,6 +166,28 @@ def save_here(
         options=save,
         format_name=fmt.name,
     )
+    if options.model is None:  # into a model, the mapping accounts for every tensor
+        _check_all_written(tensors, destination, written)
     path = getattr(tensors, "path", destination)
     skipped = tuple(getattr(tensors, "errors", skipped))  # an open state knows them all
     return Converted(os.fspath(path), destination, fmt.name, written, skipped)
+
+
+def _check_all_written(tensors: Tensors, destination: str, written: int) -> None:
+    """A conversion never silently writes fewer tensors than it read: every good tensor
+    (bad rows left out with ``skip_bad`` are reported) must have been written, or the
+    written file is removed and the conversion fails."""
+    if isinstance(tensors, State):
+        expected = sum(1 for entry in tensors.entries if tensors.problem_of(entry) is None)
+    else:
+        expected = len(tensors)
+    if written >= expected:
+        return
+    removed = ""
+    if os.path.isfile(destination):
+        with contextlib.suppress(OSError):
+            os.remove(destination)
+            removed = "; the file was removed"
+    raise StateWriteError(
+        f"{destination}: only {written} of {expected} tensors were written{removed}"
+    )

@@ -34,6 +34,7 @@ from collections.abc import Iterator
 from multiprocessing.connection import Connection, wait
 from typing import Any
 
+from csv_state_viewer.bridge import userimports
 from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.core.progress import NO_PROGRESS, Cancelled, Progress, check_cancelled
 from csv_state_viewer.core.state import State
@@ -113,8 +114,9 @@ def _serve(conn: Connection) -> None:
             return
         if message[0] != "call":
             continue  # a cancel that came after its call ended
-        _, function, args, kwargs = message
+        _, function, args, kwargs, imports = message
         try:
+            userimports.use(imports)  # the caller's --import modules, imported on need
             target = pkgutil.resolve_name(function)
             if _takes_progress(target):
                 kwargs = {**kwargs, "progress": _WorkerProgress(conn)}
@@ -247,7 +249,8 @@ class TensorFlowWorker:
         ``progress``; its exceptions are raised here with their type and message. If the
         worker dies, :class:`WorkerStoppedError` says how, while doing ``what``.
         """
-        request = pickle.dumps(("call", function, args, kwargs))  # may raise: nothing sent
+        imports = userimports.requested()
+        request = pickle.dumps(("call", function, args, kwargs, imports))  # may raise
         while not self._lock.acquire(timeout=POLL_SECONDS):
             check_cancelled(progress)
         try:

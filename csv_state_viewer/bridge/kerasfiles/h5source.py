@@ -271,3 +271,14 @@ def _count_datasets(root: Any, top: str) -> int:
     if group is None or not _is_group(group):
         return 0
     return sum(1 for _ in _walk(group, "", set()))
+
+
+def _count_optimizer_variables(root: Any) -> int:
+    """How many values the file's optimizer stores for its own ``variables``: the datasets
+    of ``optimizer/vars`` (a wrapper optimizer stores its inner optimizers' values there
+    too, and again in their own groups), or every dataset under ``optimizer`` in a file
+    without that group."""
+    group = _resolve(root, "optimizer/vars")
+    if group is None or not _is_group(group):
+        return _count_datasets(root, "optimizer")
+    return sum(1 for _key, child in _children(group) if _is_dataset(child))

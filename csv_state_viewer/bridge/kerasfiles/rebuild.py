@@ -1,9 +1,10 @@
 """Real variable names from Keras: the model rebuilt, or the weights loaded into a model.
 
-A ``.keras`` archive's model is rebuilt with ``keras.saving.load_model(path,
-compile=True, safe_mode=True)``; a Keras 3 ``.weights.h5`` file is loaded into the model
-given as ``model=`` (``model.load_weights``; an unbuilt optimizer of a compiled model is
-built first). The variables are then named as
+A ``.keras`` archive's model is rebuilt by
+:func:`~csv_state_viewer.bridge.kerasload.load_keras_model` (safe mode, the user's
+``--import`` modules, the saved dtype policy); a Keras 3 ``.weights.h5`` file is loaded
+into the model given as ``model=`` (``model.load_weights``; an unbuilt optimizer of a
+compiled model is built first). The variables are then named as
 :func:`~csv_state_viewer.bridge.kerasmodel.model_tensors` names them; stored optimizer
 values the model did not take (no optimizer, or a different number of variables) are
 added by structural name. A Keras error, or a Keras warning that some saved values were
@@ -20,13 +21,15 @@ import warnings
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from csv_state_viewer.bridge import kerasmodel, tfimport
+from csv_state_viewer.bridge import kerasmodel, tfimport, userimports
 from csv_state_viewer.bridge.kerasfiles.h5source import (
     _count_datasets,
+    _count_optimizer_variables,
     _H5Source,
     _structural_tensors,
 )
 from csv_state_viewer.bridge.kerasfiles.reasons import _clip, _describe, _first_line
+from csv_state_viewer.bridge.kerasload import load_keras_model
 from csv_state_viewer.core.lazystate import LazyState
 from csv_state_viewer.core.progress import Progress
 
@@ -81,15 +84,15 @@ def _call_keras(call: Callable[[], Any], failure: str) -> Any:
 
 def _rebuild_model(path: str) -> Any:
     try:
-        keras = tfimport.keras()
+        tfimport.keras()
     except ImportError as err:
         raise _NotRebuilt(f"Keras is not available ({_describe(err)})") from None
+    userimports.import_requested()  # a module the user named that fails is their error
     # building the model probes devices, and TensorFlow's C++ runtime reports a missing
     # GPU on file descriptor 2: keep it out of the CLI's stderr, as for the import
     with _named(path, ".keras") as alias, tfimport.quiet_native_stderr():
         return _call_keras(
-            lambda: keras.saving.load_model(alias, compile=True, safe_mode=True),
-            "the model could not be rebuilt",
+            lambda: load_keras_model(alias, safe_mode=True), "the model could not be rebuilt"
         )
 
 
@@ -118,7 +121,7 @@ def _model_state(
 ) -> LazyState:
     """The model's variables by their real names; stored optimizer values the model did not
     take (no optimizer, or a different number of variables) are added by structural name."""
-    stored = _count_datasets(source.file, "optimizer")
+    stored = _count_optimizer_variables(source.file)
     optimizer = getattr(model, "optimizer", None)
     loaded = (
         stored > 0

@@ -237,6 +237,37 @@ class _ObjectGraph:
         return [child for child, _ in sorted(children, key=lambda c: int(c[1]))]
 
 
+def _link_factored(graph: _ObjectGraph, specs: list[_Spec]) -> None:
+    """Keras 3 Adafactor's factored accumulators: each variable's ``r`` and ``c`` are
+    recorded under the variable's bare name (``adafactor/kernel`` for every kernel) and
+    listed in the optimizer's ``_variables`` right before that variable's ``velocity``
+    slot. The two unlinked entries before a slot of X, both named after X's last name
+    part, become X's ``r`` and ``c`` (named as Keras names slots, like
+    :mod:`csv_state_viewer.bridge.kerasmodel` does)."""
+    by_node = {spec.node: spec for spec in specs if spec.node >= 0}
+    for parent in graph.optimizers:
+        lists = {local: child for child, local in graph.children[parent]}
+        pending: list[_Spec] = []
+        for node in graph._list_items(lists.get("_variables", -1)) if "_variables" in lists else []:
+            spec = by_node.get(node)
+            if spec is None:
+                pending = []
+                continue
+            owner = spec.metadata.get("slot_of")
+            if owner is None:
+                linked = "optimizer_variable" in spec.metadata and spec.full_name
+                pending = [*pending, spec][-2:] if linked else []
+                continue
+            last = owner.rsplit("/", 1)[-1]
+            if len(pending) == 2 and all(p.full_name.rsplit("/", 1)[-1] == last for p in pending):
+                scope = spec.name.rpartition("/")[0]
+                for item, slot in zip(pending, ("r", "c"), strict=True):
+                    item.metadata.pop("optimizer_variable", None)
+                    item.metadata.update(slot_of=owner, slot=slot)
+                    item.name = f"{scope}/{owner.replace('/', '_')}_{slot}" if scope else item.name
+            pending = []
+
+
 def _object_specs(graph_proto: Any, keys: list[str]) -> list[_Spec]:
     """Names and roles of an object-based checkpoint: see the module docstring."""
     graph = _ObjectGraph(graph_proto)
@@ -323,6 +354,8 @@ def _object_specs(graph_proto: Any, keys: list[str]) -> list[_Spec]:
         else:
             spec.metadata["role"] = ROLE_WEIGHT
         spec.metadata["checkpoint_key"] = spec.key
+
+    _link_factored(graph, specs)
 
     # Keys the graph does not describe (rule 4).
     described = {spec.key for spec in specs}

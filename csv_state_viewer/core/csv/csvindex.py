@@ -108,9 +108,7 @@ class EntryBuilder:
         self.columns = columns
 
     def build(self, rows: Iterable[RawRow]) -> list[TensorEntry]:
-        entries = [self.entry(row) for row in rows]
-        mark_duplicates(entries)
-        return entries
+        return [self.entry(row) for row in rows]  # State marks repeated names
 
     def entry(self, row: RawRow) -> TensorEntry:
         cols = self.columns
@@ -222,14 +220,3 @@ def check_size(
             f"shape {list(shape)} declares {count} values but the data field has only "
             f"{length} characters"
         )
-
-
-def mark_duplicates(entries: list[TensorEntry]) -> None:
-    """A repeated name is an error on the later rows; both rows stay in the list."""
-    first_line: dict[str, int | None] = {}
-    for entry in entries:
-        if entry.name in first_line:
-            if entry.error is None:
-                entry.error = f"duplicate name (first at line {first_line[entry.name]})"
-        elif entry.name:
-            first_line[entry.name] = entry.line

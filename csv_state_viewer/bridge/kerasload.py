@@ -1,0 +1,83 @@
+"""Loading a user's Keras model file as Keras would, without what Keras forgets.
+
+:func:`load_keras_model` is the one place a model file is loaded (``apply --model``, the
+Write dialog, rebuilding a ``.keras`` to name its variables): it imports the modules given
+with ``--import`` first (:mod:`.userimports`), and loads under the dtype policy the model
+was saved with. Keras wraps a model's optimizer in a ``LossScaleOptimizer`` when the model
+is compiled under ``mixed_float16``; a ``.keras`` file records the policy in its config,
+but ``load_model`` compiles under the *global* policy, so a mixed-precision model came back
+with a bare optimizer that cannot take its saved loss scale. Here the command line needs no
+global setting.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import zipfile
+from collections.abc import Iterator
+from typing import Any
+
+from csv_state_viewer.bridge import tfimport, userimports
+
+MAX_CONFIG_BYTES = 64 << 20
+# the policies under which Keras's compile() wraps the optimizer for loss scaling
+_LOSS_SCALED = frozenset({"mixed_float16"})
+
+
+def load_keras_model(path: str, *, safe_mode: bool = True) -> Any:
+    """``keras.saving.load_model(path, compile=True)`` after the user's imports, under the
+    model's own dtype policy. Keras's exceptions pass through."""
+    userimports.import_requested()
+    keras = tfimport.keras()
+    with _global_policy(saved_policy(path)):
+        return keras.saving.load_model(path, compile=True, safe_mode=safe_mode)
+
+
+def saved_policy(path: str) -> str | None:
+    """The dtype policy name of the model saved at ``path`` (``.keras`` or legacy HDF5), or
+    None when the file does not say."""
+    config = _saved_config(path)
+    if not isinstance(config, dict):
+        return None
+    inner = config.get("config")
+    dtype = inner.get("dtype") if isinstance(inner, dict) else None
+    if isinstance(dtype, dict):  # {"class_name": "DTypePolicy", "config": {"name": ...}}
+        policy = dtype.get("config")
+        dtype = policy.get("name") if isinstance(policy, dict) else None
+    return dtype if isinstance(dtype, str) else None
+
+
+def _saved_config(path: str) -> object:
+    with contextlib.suppress(OSError, ValueError, KeyError, zipfile.BadZipFile, RecursionError):
+        if zipfile.is_zipfile(path):
+            with zipfile.ZipFile(path) as archive:
+                info = archive.getinfo("config.json")
+                if info.file_size <= MAX_CONFIG_BYTES:
+                    return json.loads(archive.read(info))
+            return None
+        import h5py
+
+        with h5py.File(path, "r") as file:
+            text = file.attrs.get("model_config")
+            if isinstance(text, bytes):
+                text = text.decode("utf-8", "replace")
+            if isinstance(text, str) and len(text) <= MAX_CONFIG_BYTES:
+                return json.loads(text)
+    return None
+
+
+@contextlib.contextmanager
+def _global_policy(name: str | None) -> Iterator[None]:
+    """The global dtype policy set to ``name`` for the block when it is one under which
+    Keras scales the loss; otherwise nothing changes."""
+    if name not in _LOSS_SCALED:
+        yield
+        return
+    keras = tfimport.keras()
+    previous = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(name)
+    try:
+        yield
+    finally:
+        keras.config.set_dtype_policy(previous)
