@@ -5,6 +5,9 @@ The public API is re-exported here; see the README for the format specification.
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from csv_state_viewer.bridge import formats as _bridge_formats
 from csv_state_viewer.core.api import load_state, open_state, save_state
 from csv_state_viewer.core.errors import (
@@ -20,6 +23,24 @@ from csv_state_viewer.core.progress import Cancelled, Progress
 from csv_state_viewer.core.registry import add_provider as _add_provider
 from csv_state_viewer.core.state import State, TensorEntry
 
+if TYPE_CHECKING:
+    from csv_state_viewer.bridge.training import (
+        Restored,
+        restore_training_state,
+        save_training_state,
+    )
+
+# Saving a live model's training state needs Keras: imported on first use, so reading a
+# CSV never loads the bridge's TensorFlow side.
+_TRAINING = frozenset({"Restored", "restore_training_state", "save_training_state"})
+
+
+def __getattr__(name: str) -> Any:
+    if name in _TRAINING:
+        return getattr(importlib.import_module("csv_state_viewer.bridge.training"), name)
+    raise AttributeError(f"module 'csv_state_viewer' has no attribute {name!r}")
+
+
 # The TensorFlow/Keras formats join the one registry; TensorFlow loads only when used.
 _add_provider(_bridge_formats.register_all)
 
@@ -31,6 +52,7 @@ __all__ = [
     "CsvStateError",
     "NotAStateError",
     "Progress",
+    "Restored",
     "RowError",
     "RowProblem",
     "State",
@@ -40,5 +62,7 @@ __all__ = [
     "__version__",
     "load_state",
     "open_state",
+    "restore_training_state",
     "save_state",
+    "save_training_state",
 ]

@@ -10,6 +10,7 @@ writes the result atomically as ``.keras``, ``.weights.h5`` or a TensorFlow chec
 from __future__ import annotations
 
 import os
+import re
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -18,7 +19,14 @@ import numpy as np
 
 from csv_state_viewer.bridge import tfcheckpoint, tfimport
 from csv_state_viewer.bridge.kerasload import load_keras_model
-from csv_state_viewer.bridge.kerasmodel import NamedVariable, named_variables
+from csv_state_viewer.bridge.kerasmodel import (
+    GLOBAL_RNG,
+    ROLE_RNG,
+    NamedVariable,
+    create_global_rng,
+    named_variables,
+    rng_variables,
+)
 from csv_state_viewer.bridge.mapping import MATCHED, MappingReport, MappingRow, Slot, plan
 from csv_state_viewer.bridge.userimports import ImportFailedError
 from csv_state_viewer.core.atomic import atomic_path
@@ -32,6 +40,7 @@ from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors, tensor_items
 
 BAD_ROW = "bad row"
+_UNKNOWN_CLASS = re.compile(r"Could not locate class '([^']+)'")
 
 
 class MappingError(CsvStateError):
@@ -91,6 +100,13 @@ def optimizer_slots(model: Any) -> list[Slot] | None:
     return [_slot(item) for item in named_variables(model) if item.metadata["role"] == "optimizer"]
 
 
+def rng_slots(model: Any, state: State) -> list[Slot]:
+    """The model's random generators (Keras's global one too when the state has it)."""
+    if GLOBAL_RNG in state:
+        create_global_rng()
+    return [_slot(item) for item in rng_variables(model)]
+
+
 def _slot(item: NamedVariable) -> Slot:
     meta = item.metadata
     return Slot(
@@ -112,7 +128,14 @@ def plan_apply(
     """The mapping report of writing ``state`` into ``model``; nothing is written."""
     targets = optimizer_slots(model) if optimizer else None
     kind = type(model.optimizer).__name__ if targets is not None else None
-    report = plan(state_slots(state), model_slots(model), targets, match=match, optimizer_name=kind)
+    report = plan(
+        state_slots(state),
+        model_slots(model),
+        targets,
+        match=match,
+        optimizer_name=kind,
+        rng_variables=rng_slots(model, state),
+    )
     if (
         optimizer
         and targets is None
@@ -128,7 +151,7 @@ def plan_apply(
 
 
 def _variables(model: Any) -> dict[str, Any]:
-    return {item.name: item.variable for item in named_variables(model)}
+    return {item.name: item.variable for item in named_variables(model, include_rng=True)}
 
 
 def apply_state(
@@ -190,6 +213,12 @@ def load_model(path: str, *, safe_mode: bool = True) -> Any:
         raise
     except Exception as err:  # Keras raises many types for bad files
         reason = " ".join(str(err).split())[:300]
+        unknown = _UNKNOWN_CLASS.search(reason)
+        if unknown:
+            refused = NotAStateError(
+                path, f"cannot load a Keras model: its class {unknown.group(1)!r} is not registered"
+            )
+            raise hinted(refused, Hint.IMPORT) from None
         if safe_mode and "safe_mode" in reason:
             refused = NotAStateError(path, "cannot load a Keras model: it contains code (Lambda)")
             raise hinted(refused, Hint.UNSAFE) from None
@@ -296,4 +325,12 @@ def apply_and_save(
         progress=progress,
     )
     check_cancelled(progress)  # the last point where cancelling leaves no file behind
-    return report, save_model(model, path, overwrite=overwrite)
+    files = save_model(model, path, overwrite=overwrite)
+    rng = sum(1 for row in report.matched() if row.role == ROLE_RNG)
+    if rng:
+        kind = format_for_writing(path).display_name
+        report.notes.append(
+            f"{kind} cannot carry RNG state: the {rng} RNG states written into the model are "
+            "not in the saved file (save_training_state writes a state that has them)"
+        )
+    return report, files

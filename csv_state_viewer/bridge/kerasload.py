@@ -35,17 +35,43 @@ def load_keras_model(path: str, *, safe_mode: bool = True) -> Any:
 
 
 def saved_policy(path: str) -> str | None:
-    """The dtype policy name of the model saved at ``path`` (``.keras`` or legacy HDF5), or
-    None when the file does not say."""
+    """The dtype policy of the model saved at ``path`` (``.keras`` or legacy HDF5): the
+    model's own, or, for a functional model (whose config does not record one: Keras gives
+    it the global policy at construction), a loss-scaled policy when one of its layers has
+    it. None when the file does not say."""
     config = _saved_config(path)
     if not isinstance(config, dict):
         return None
-    inner = config.get("config")
+    own = _policy_name(config)
+    if own is not None:
+        return own
+    found = _layer_policies(config, 0)
+    return next((name for name in found if name in _LOSS_SCALED), None)
+
+
+def _policy_name(item: object) -> str | None:
+    """``mixed_float16`` from ``{"config": {"dtype": <policy>}}`` (a policy is a name or
+    ``{"class_name": "DTypePolicy", "config": {"name": ...}}``)."""
+    inner = item.get("config") if isinstance(item, dict) else None
     dtype = inner.get("dtype") if isinstance(inner, dict) else None
-    if isinstance(dtype, dict):  # {"class_name": "DTypePolicy", "config": {"name": ...}}
+    if isinstance(dtype, dict):
         policy = dtype.get("config")
         dtype = policy.get("name") if isinstance(policy, dict) else None
     return dtype if isinstance(dtype, str) else None
+
+
+def _layer_policies(item: object, depth: int) -> list[str]:
+    inner = item.get("config") if isinstance(item, dict) else None
+    layers = inner.get("layers") if isinstance(inner, dict) else None
+    if not isinstance(layers, list) or depth > 32:
+        return []
+    out = []
+    for layer in layers:
+        name = _policy_name(layer)
+        if name is not None:
+            out.append(name)
+        out += _layer_policies(layer, depth + 1)
+    return out
 
 
 def _saved_config(path: str) -> object:

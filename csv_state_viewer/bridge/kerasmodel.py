@@ -9,7 +9,12 @@ which names its targets the same way):
   metadata ``{"role": "optimizer", "optimizer": "Adam", "slot_of": "sequential/dense/kernel",
   "slot": "momentum"}``;
 * optimizer scalars (step counter, learning rate, a loss scale): metadata ``{"role":
-  "optimizer", "optimizer": "Adam", "optimizer_variable": "iteration"}``.
+  "optimizer", "optimizer": "Adam", "optimizer_variable": "iteration"}``;
+* random number generator states (only with ``include_rng``: what Dropout and other
+  random layers draw next, in ``model.variables`` but not ``model.weights``, and saved by
+  no Keras format): ``<model>/<layer>/.../seed_generator_state`` by the layers that own
+  them, and Keras's global generator as ``keras/global_seed_generator_state``; metadata
+  ``{"role": "rng"}``.
 
 The owner of a slot comes from Keras's naming rule (``<flattened path>_<slot>``) or, for
 optimizers that name slots otherwise (Adafactor's factored ``r``/``c`` accumulators, named
@@ -34,6 +39,9 @@ from csv_state_viewer.core.lazystate import LazyTensor, tensor_from_array
 
 ROLE_WEIGHT = "weight"
 ROLE_OPTIMIZER = "optimizer"
+ROLE_RNG = "rng"
+ROLE_COUNTER = "counter"  # the user's own counters (epoch...) in a saved training state
+GLOBAL_RNG = "keras/global_seed_generator_state"
 # list attributes of an optimizer that are not per-variable slots
 _NOT_SLOT_LISTS = frozenset({"_variables", "_trainable_variables", "_tracker"})
 
@@ -141,9 +149,11 @@ def optimizer_variables(optimizer: Any, trainable: list[Any]) -> list[NamedVaria
     return out
 
 
-def named_variables(model: Any, *, include_optimizer: bool = True) -> list[NamedVariable]:
-    """Every variable of ``model`` (weights first, then its optimizer's, if built), each
-    under a distinct name."""
+def named_variables(
+    model: Any, *, include_optimizer: bool = True, include_rng: bool = False
+) -> list[NamedVariable]:
+    """Every variable of ``model`` (weights first, then its optimizer's, if built, then
+    with ``include_rng`` its random generators' states), each under a distinct name."""
     out = [
         NamedVariable(v.path, v, {"role": ROLE_WEIGHT, "trainable": bool(v.trainable)})
         for v in model.weights
@@ -151,7 +161,67 @@ def named_variables(model: Any, *, include_optimizer: bool = True) -> list[Named
     optimizer = getattr(model, "optimizer", None)
     if include_optimizer and optimizer is not None and getattr(optimizer, "built", False):
         out += optimizer_variables(optimizer, list(model.trainable_variables))
+    if include_rng:
+        out += rng_variables(model)
     return _distinct(out)
+
+
+def rng_variables(model: Any) -> list[NamedVariable]:
+    """The states of the model's seed generators, named by the layers that own them, and
+    the global generator's when Keras has created it."""
+    out: list[NamedVariable] = []
+    seen: set[int] = set()
+
+    def visit(layer: Any, prefix: str, depth: int) -> None:
+        for attribute, value in list(vars(layer).items()):
+            for item in value if isinstance(value, list | tuple) else (value,):
+                state = _seed_state(item)
+                if state is not None and id(state) not in seen:
+                    seen.add(id(state))
+                    name = f"{prefix}/{attribute.strip('_')}_state"
+                    out.append(NamedVariable(name, state, {"role": ROLE_RNG}))
+        if depth < 64:
+            for child in layer._flatten_layers(include_self=False, recursive=False):
+                visit(child, f"{prefix}/{child.name}", depth + 1)
+
+    visit(model, model.name, 0)
+    weights = {id(v) for v in model.weights}
+    for variable in model.variables:  # any generator the walk did not reach
+        if id(variable) not in weights and id(variable) not in seen and _is_seed(variable):
+            seen.add(id(variable))
+            out.append(NamedVariable(variable.path, variable, {"role": ROLE_RNG}))
+    global_state = _global_seed_state()
+    if global_state is not None and id(global_state) not in seen:
+        out.append(NamedVariable(GLOBAL_RNG, global_state, {"role": ROLE_RNG}))
+    return out
+
+
+def _seed_state(item: Any) -> Any:
+    state = getattr(item, "state", None) if type(item).__name__ == "SeedGenerator" else None
+    return state if state is not None and _is_seed(state) else None
+
+
+def _is_seed(variable: Any) -> bool:
+    return str(getattr(variable, "path", "")).endswith("seed_generator_state")
+
+
+def _global_seed_state(create: bool = False) -> Any:
+    """Keras's global seed generator's state (``keras.random`` calls without a seed), or
+    None when it does not exist (and ``create`` is false)."""
+    try:
+        from keras.src.backend.common import global_state
+        from keras.src.random import seed_generator
+    except ImportError:  # another Keras layout: no global generator to carry
+        return None
+    generator = global_state.get_global_attribute("global_seed_generator")
+    if generator is None and create:
+        generator = seed_generator.global_seed_generator()
+    return getattr(generator, "state", None)
+
+
+def create_global_rng() -> None:
+    """Create Keras's global seed generator (so a saved state of it can be restored)."""
+    _global_seed_state(create=True)
 
 
 def _distinct(items: list[NamedVariable]) -> list[NamedVariable]:

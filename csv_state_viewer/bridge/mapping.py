@@ -32,6 +32,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 MATCH_MODES = ("auto", "name", "order")
+ROLE_RNG = "rng"
+OWN_ROLES = (ROLE_RNG, "counter")  # handled elsewhere: random generators, user counters
 POSITIONAL = re.compile(r"^weight_(\d+)$")
 _DEVICE_SUFFIX = re.compile(r":\d+$")
 _AUTO_NUMBER = re.compile(r"_\d+(?=/|$)")  # Keras's "_1" on a layer, model or optimizer
@@ -315,6 +317,38 @@ def _match_optimizer(
 
 
 # ------------------------------------------------------------------------- report
+def _match_rng(
+    sources: Sequence[Slot], targets: Sequence[Slot] | None, notes: list[str]
+) -> list[MappingRow]:
+    """Rows for the random generators' states matched by name (or, when names differ only
+    by auto-numbering, by position). They never make the mapping fail: what is not matched
+    is said in ``notes``, since only the next random draws depend on it."""
+    if targets is None:
+        if sources:
+            notes.append(f"{len(sources)} RNG states in the state are not restored")
+        return []
+    if not targets:
+        if sources:
+            notes.append(f"the model has no random generators: {len(sources)} RNG states unused")
+        return []
+    if not sources:
+        notes.append(
+            f"the state carries no RNG state ({len(targets)} random generators in the model): "
+            "dropout and other random layers will not draw what an uninterrupted run draws"
+        )
+        return []
+    _, rows = _match_weights_by_name(sources, targets)
+    if any(row.status != MATCHED for row in rows) and _by_numbering(sources, targets):
+        _, rows = _match_weights_by_order(sources, targets, positional=False)
+    matched = [row for row in rows if row.status == MATCHED]
+    missing = len(targets) - len(matched)
+    if missing:
+        notes.append(f"{missing} of {len(targets)} random generators keep their own state")
+    if len(sources) > len(matched):
+        notes.append(f"{len(sources) - len(matched)} RNG states of the state are not used")
+    return matched
+
+
 def plan(
     state_items: Sequence[Slot],
     model_weights: Sequence[Slot],
@@ -322,13 +356,28 @@ def plan(
     *,
     match: str = "auto",
     optimizer_name: str | None = None,
+    rng_variables: Sequence[Slot] | None = None,
 ) -> MappingReport:
-    """The mapping of state tensors onto a model (``optimizer_variables`` None: weights only)."""
+    """The mapping of state tensors onto a model (``optimizer_variables`` None: weights only;
+    ``rng_variables`` None: random generators are not restored)."""
     if match not in MATCH_MODES:
         raise ValueError(f"match must be one of {', '.join(MATCH_MODES)}, not {match!r}")
+    report = _plan(state_items, model_weights, optimizer_variables, match, optimizer_name)
+    rng = [s for s in state_items if s.role == ROLE_RNG]
+    report.rows += _match_rng(rng, rng_variables, report.notes)
+    return report
+
+
+def _plan(
+    state_items: Sequence[Slot],
+    model_weights: Sequence[Slot],
+    optimizer_variables: Sequence[Slot] | None,
+    match: str,
+    optimizer_name: str | None,
+) -> MappingReport:
     weights = [s for s in state_items if s.role == "weight"]
     slots = [s for s in state_items if s.role == "optimizer"]
-    ignored = [s.name for s in state_items if s.role not in ("weight", "optimizer")]
+    ignored = [s.name for s in state_items if s.role not in ("weight", "optimizer", *OWN_ROLES)]
     positional = bool(weights) and all(POSITIONAL.match(s.name) for s in weights)
     mode = ("order" if positional else "name") if match == "auto" else match
     notes: list[str] = []

@@ -7,7 +7,7 @@ import json
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MATCHED, MappingReport
-from csv_state_viewer.cli.options import add_layout, add_like, add_scale, read_options
+from csv_state_viewer.cli.options import add_input_options, read_options
 from csv_state_viewer.cli.output import shape_text, table
 from csv_state_viewer.core.errors import CsvStateError, StateWriteError
 from csv_state_viewer.core.messages import COMMAND_LINE, advice
@@ -41,9 +41,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "--allow-partial", action="store_true", help="write the matched tensors despite problems"
     )
     parser.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
-    add_layout(parser)
-    add_like(parser)
-    add_scale(parser)
+    add_input_options(parser)
     parser.add_argument("--json", action="store_true", help="print the mapping report as JSON")
     parser.add_argument(
         "--unsafe",

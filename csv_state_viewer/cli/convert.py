@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
-from csv_state_viewer.cli.options import add_layout, add_like, add_scale, read_options
+from csv_state_viewer.cli.options import add_input_options, read_options
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import formats, write_choices
@@ -56,9 +56,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "a folder (DST/) of np.savetxt files, 'long' a name,index,value table "
         f"({', '.join(names)})",
     )
-    add_layout(parser, "--from", dest="source_layout")
-    add_like(parser)
-    add_scale(parser)
+    add_input_options(parser, "--from", dest="source_layout")
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
         "--skip-bad", action="store_true", help="leave out bad rows instead of refusing"

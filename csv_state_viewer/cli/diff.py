@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_layout, add_like, add_scale, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input
 from csv_state_viewer.cli.output import shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
 from csv_state_viewer.core.analysis.names import MODES
@@ -41,9 +41,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
             "files); default auto"
         ),
     )
-    add_layout(parser)
-    add_like(parser)
-    add_scale(parser)
+    add_input_options(parser)
     parser.set_defaults(run=run)
 
 

@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_layout, add_like, add_scale, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input
 from csv_state_viewer.cli.output import human_bytes, shape_text, table
 from csv_state_viewer.core.state import State
 
@@ -19,9 +19,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("file", help="state file (.csv, .csv.gz, .npz, ...)")
     parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    add_layout(parser)
-    add_like(parser)
-    add_scale(parser)
+    add_input_options(parser)
     parser.set_defaults(run=run)
 
 

@@ -17,6 +17,7 @@ from csv_state_viewer import __version__
 from csv_state_viewer.cli import apply, convert, diff, formats, info, validate
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
+from csv_state_viewer.ops.imports import use_model_imports
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -41,6 +42,7 @@ def _fail(message: str, code: int) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        use_model_imports(getattr(args, "imports", None) or [])
         code: int = args.run(args)
     except BadRowsError as err:
         for problem in err.problems:

@@ -47,6 +47,31 @@ def add_scale(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def add_imports(parser: argparse.ArgumentParser) -> None:
+    """``--import MODULE_OR_FILE`` (repeatable): modules that register custom Keras classes."""
+    parser.add_argument(
+        "--import",
+        dest="imports",
+        metavar="MODULE_OR_FILE",
+        action="append",
+        default=[],
+        help="import this module (a dotted name or a .py file) before loading a Keras model, "
+        "so the custom layers and models it registers load (repeatable; safe mode still "
+        "applies)",
+    )
+
+
+def add_input_options(
+    parser: argparse.ArgumentParser, flag: str = "--layout", dest: str = "layout"
+) -> None:
+    """The options of a command that reads states: layout, ``--like``, ``--scale`` and
+    ``--import``."""
+    add_layout(parser, flag, dest)
+    add_like(parser)
+    add_scale(parser)
+    add_imports(parser)
+
+
 def read_options(args: argparse.Namespace) -> dict[str, Any]:
     """The input's reading options given on the command line."""
     scale = getattr(args, "scale", None)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from csv_state_viewer.cli.options import add_layout, add_like, add_scale, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -18,9 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         ),
     )
     parser.add_argument("file", help="state file")
-    add_layout(parser)
-    add_like(parser)
-    add_scale(parser)
+    add_input_options(parser)
     parser.set_defaults(run=run)
 
 

@@ -22,6 +22,7 @@ class Hint(StrEnum):
     SKIP_BAD = "skip_bad"
     MODEL = "model"
     UNSAFE = "unsafe"
+    IMPORT = "import"
 
 
 COMMAND_LINE: dict[Hint, str] = {
@@ -31,6 +32,7 @@ COMMAND_LINE: dict[Hint, str] = {
     Hint.SKIP_BAD: "use --skip-bad to convert the good rows",
     Hint.MODEL: "give the model with --model",
     Hint.UNSAFE: "use --unsafe if you trust this file",
+    Hint.IMPORT: "import the module that defines it with --import MODULE_OR_FILE",
 }
 
 VIEWER: dict[Hint, str] = {
@@ -40,6 +42,7 @@ VIEWER: dict[Hint, str] = {
     Hint.SKIP_BAD: "tick “Skip bad rows” to convert the good rows",
     Hint.MODEL: "choose the model the weights belong to",
     Hint.UNSAFE: "the viewer loads only models whose file carries no code",
+    Hint.IMPORT: "add the module that defines it under “Import modules” in the Write dialog",
 }
 
 

@@ -78,6 +78,15 @@ class Settings:
     def set_fixed_point_scale(self, text: str) -> None:
         self.store.setValue("view/fixed_point_scale", text)
 
+    def model_imports(self) -> list[str]:
+        """The modules the Write dialog imports before loading a model (custom classes)."""
+        value = self.store.value("model/imports", "")
+        text = value if isinstance(value, str) else ""
+        return [part.strip() for part in text.split(";") if part.strip()]
+
+    def set_model_imports(self, specs: list[str]) -> None:
+        self.store.setValue("model/imports", ";".join(specs))
+
     def geometry(self, key: str) -> QByteArray | None:
         value = self.store.value(f"layout/{key}")
         return value if isinstance(value, QByteArray) else None

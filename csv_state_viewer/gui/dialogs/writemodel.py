@@ -37,6 +37,7 @@ from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe, show_error
 from csv_state_viewer.gui.mappingmodel import MappingTableModel
+from csv_state_viewer.ops.imports import use_model_imports
 from csv_state_viewer.ops.writing import (
     WriteRequest,
     Written,
@@ -58,6 +59,7 @@ class WriteSettings:
     stamp: tuple[int, int]  # (mtime_ns, size) of the model file
     match: str
     optimizer: bool
+    imports: tuple[str, ...] = ()  # modules imported before the model is loaded
 
 
 def default_output(model_path: str) -> str:
@@ -98,6 +100,17 @@ class WriteModelDialog(QDialog):
             "auto: by name, or by position for weight_0, weight_1… names\n"
             "name: by variable path\norder: the n-th state weight into the n-th model weight"
         )
+        self.imports_edit = QLineEdit("; ".join(self.context.settings.model_imports()))
+        self.imports_edit.setPlaceholderText(
+            "modules or .py files that register the model's custom classes, separated by ;"
+        )
+        self.imports_edit.setToolTip(
+            "Imported (in the TensorFlow worker) before the model is loaded, so subclassed\n"
+            "models and custom layers registered with @register_keras_serializable load.\n"
+            "Files carrying code (Lambda layers) are still refused."
+        )
+        add_module = QPushButton("Add file…")
+        add_module.clicked.connect(self._browse_module)
         self.optimizer_check = QCheckBox("Restore optimizer state")
         self.optimizer_check.setChecked(True)
         self.partial_check = QCheckBox("Allow partial (write only the matched tensors)")
@@ -109,6 +122,7 @@ class WriteModelDialog(QDialog):
 
         form = QFormLayout()
         form.addRow("Model file:", _pair(self.model_edit, browse))
+        form.addRow("Import modules:", _pair(self.imports_edit, add_module))
         form.addRow("Match tensors:", self.match_combo)
         form.addRow("", self.optimizer_check)
         form.addRow("", self.partial_check)
@@ -156,6 +170,7 @@ class WriteModelDialog(QDialog):
 
         self.model_edit.textChanged.connect(self._model_changed)
         self.match_combo.currentIndexChanged.connect(self._invalidate)
+        self.imports_edit.textChanged.connect(self._invalidate)
         self.optimizer_check.toggled.connect(self._invalidate)
         self.partial_check.toggled.connect(self._update_buttons)
         self.output_edit.textEdited.connect(self._output_edited)
@@ -166,6 +181,16 @@ class WriteModelDialog(QDialog):
         )
         if path:
             self.model_edit.setText(path)
+
+    def _browse_module(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(
+            self, "Python module with custom Keras classes", "", "Python files (*.py)"
+        )
+        if path:
+            self.imports_edit.setText("; ".join([*self.imports(), path]))
+
+    def imports(self) -> list[str]:
+        return [part.strip() for part in self.imports_edit.text().split(";") if part.strip()]
 
     def _browse_output(self) -> None:
         path, _ = QFileDialog.getSaveFileName(
@@ -196,6 +221,7 @@ class WriteModelDialog(QDialog):
             (info.st_mtime_ns, info.st_size),
             self.match_combo.currentText(),
             self.optimizer_check.isChecked(),
+            tuple(self.imports()),
         )
 
     def _model_changed(self, text: str) -> None:
@@ -240,6 +266,17 @@ class WriteModelDialog(QDialog):
         self.status_label.setText(describe(error)[0])
         show_error(self, TITLE, error)
 
+    def _use_imports(self, settings: WriteSettings) -> bool:
+        """Make the modules the worker imports before loading the model the dialog's, and
+        remember them; a module file that does not exist is refused here."""
+        try:
+            use_model_imports(settings.imports)
+        except CsvStateError as err:
+            self._fail(err)
+            return False
+        self.context.settings.set_model_imports(list(settings.imports))
+        return True
+
     def _request(self, settings: WriteSettings) -> WriteRequest:
         return WriteRequest(
             state=self.state.path,
@@ -264,6 +301,8 @@ class WriteModelDialog(QDialog):
             )
             return
         self._invalidate()
+        if not self._use_imports(settings):
+            return
         request = self._request(settings)
         self._set_busy(PLANNING, f"Checking the mapping onto {os.path.basename(settings.model)}…")
         self._slot.submit(
@@ -324,6 +363,8 @@ class WriteModelDialog(QDialog):
             self._fail(StateWriteError("Choose where to write the model."))
             return
         output = os.path.abspath(os.path.expanduser(text))
+        if not self._use_imports(settings):
+            return
         request, overwrite = self._request(settings), self.overwrite_check.isChecked()
         try:
             check_output(request, output, overwrite=overwrite)  # answered at once
