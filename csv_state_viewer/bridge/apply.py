@@ -252,8 +252,11 @@ def save_model(model: Any, path: str, *, overwrite: bool = False) -> list[str]:
 
 
 def _save_checkpoint(model: Any, prefix: str, overwrite: bool) -> list[str]:
-    """The model's own ``tf.train.Checkpoint(model=..., optimizer=...)`` at ``prefix``."""
+    """The model's own ``tf.train.Checkpoint(model=..., optimizer=...)`` at ``prefix``;
+    refused (nothing placed) when TensorFlow's tracking leaves variables out of it, as it
+    does with a MultiOptimizer's sub-optimizers."""
     tf = tfimport.tensorflow()
+    expected = len(named_variables(model))
 
     def write(work: str) -> str:
         objects = {"model": model}
@@ -263,7 +266,19 @@ def _save_checkpoint(model: Any, prefix: str, overwrite: bool) -> list[str]:
         # save() would number the prefix; write() keeps it but skips the save counter,
         # which restore().assert_consumed() then misses: create it as one save would.
         checkpoint.save_counter.assign(1)
-        return str(checkpoint.write(os.path.join(work, "ckpt")))
+        written = str(checkpoint.write(os.path.join(work, "ckpt")))
+        saved = sum(
+            1
+            for key, _shape in tf.train.list_variables(written)
+            if key.endswith("/.ATTRIBUTES/VARIABLE_VALUE") and not key.startswith("save_counter")
+        )
+        if saved < expected:
+            raise StateWriteError(
+                f"{prefix}: a TensorFlow checkpoint of this model holds only {saved} of its "
+                f"{expected} variables (TensorFlow does not track them all, e.g. a "
+                "MultiOptimizer's sub-optimizers): write .keras or .weights.h5 instead"
+            )
+        return written
 
     return tfcheckpoint.place_checkpoint(prefix, write, overwrite=overwrite)
 

@@ -226,3 +226,33 @@ def test_rng_state_makes_dropout_resume_exact_and_its_absence_is_said(
     )
     assert applied.returncode == 0, applied.stderr
     assert "cannot carry RNG state" in applied.stdout + applied.stderr
+
+
+def test_a_checkpoint_that_would_miss_sub_optimizers_is_refused(
+    tmp_path: Path, csv_state: CliRunner
+) -> None:
+    def multi() -> Any:
+        return keras.optimizers.MultiOptimizer(
+            keras.optimizers.OptimizerMap(
+                keras.optimizers.Adam(0.01),
+                {".*dense_1/.*": keras.optimizers.SGD(0.1, momentum=0.9)},
+            )
+        )
+
+    model = trained(multi)
+    model.save(tmp_path / "multi.keras")
+    assert csv_state("convert", tmp_path / "multi.keras", tmp_path / "multi.csv").returncode == 0
+    with open_state(tmp_path / "multi.csv") as state:
+        subs = {state.entry(n).metadata.get("sub_optimizer") for n in state.names()}
+    assert {"Adam", "SGD"} <= subs
+    refused = csv_state(
+        "apply", tmp_path / "multi.csv", tmp_path / "multi.keras", "-o", tmp_path / "new" / "ckpt"
+    )
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "holds only" in refused.stderr and "MultiOptimizer" in refused.stderr
+    assert not (tmp_path / "new").exists()  # the folder made for it is gone again
+    kept = csv_state(
+        "apply", tmp_path / "multi.csv", tmp_path / "multi.keras", "-o", tmp_path / "o.keras"
+    )
+    assert kept.returncode == 0, kept.stderr
+    assert live_bytes(keras.saving.load_model(tmp_path / "o.keras")) == live_bytes(model)
