@@ -332,8 +332,9 @@ def _match_rng(
             notes.append(f"the model has no random generators: {len(sources)} RNG states unused")
         return []
     if not sources:
+        count = f"{len(targets)} random generator{'s' if len(targets) != 1 else ''}"
         notes.append(
-            f"the state carries no RNG state ({len(targets)} random generators in the model): "
+            f"the state carries no RNG state ({count} in the model): "
             "dropout and other random layers will not draw what an uninterrupted run draws"
         )
         return []

@@ -42,7 +42,7 @@ VIEWER: dict[Hint, str] = {
     Hint.SKIP_BAD: "tick “Skip bad rows” to convert the good rows",
     Hint.MODEL: "choose the model the weights belong to",
     Hint.UNSAFE: "the viewer loads only models whose file carries no code",
-    Hint.IMPORT: "add the module that defines it under “Import modules” in the Write dialog",
+    Hint.IMPORT: "add the module that defines it under “Import modules”",
 }
 
 

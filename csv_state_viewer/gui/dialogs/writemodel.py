@@ -274,7 +274,8 @@ class WriteModelDialog(QDialog):
         except CsvStateError as err:
             self._fail(err)
             return False
-        self.context.settings.set_model_imports(list(settings.imports))
+        if list(settings.imports) != self.context.settings.model_imports():
+            self.context.settings.set_model_imports(list(settings.imports))
         return True
 
     def _request(self, settings: WriteSettings) -> WriteRequest:
