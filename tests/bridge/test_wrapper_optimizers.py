@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import pytest
 
 from csv_state_viewer import (
     open_state,
@@ -256,3 +257,32 @@ def test_a_checkpoint_that_would_miss_sub_optimizers_is_refused(
     )
     assert kept.returncode == 0, kept.stderr
     assert live_bytes(keras.saving.load_model(tmp_path / "o.keras")) == live_bytes(model)
+
+
+WRAPPERS: dict[str, Callable[[], Any]] = {
+    "loss_scale": lambda: keras.optimizers.LossScaleOptimizer(keras.optimizers.Adam(0.01)),
+    "ema": lambda: keras.optimizers.Adam(0.01, use_ema=True),
+    "accumulation": lambda: keras.optimizers.Adam(0.01, gradient_accumulation_steps=2),
+}
+
+
+@pytest.mark.parametrize("source", ["checkpoint", "legacy.h5"])
+@pytest.mark.parametrize("kind", sorted(WRAPPERS))
+def test_wrapped_optimizers_resume_exactly_from_checkpoints_and_legacy_h5(
+    tmp_path: Path, kind: str, source: str
+) -> None:
+    original = trained(WRAPPERS[kind])
+    if source == "checkpoint":
+        path = tmp_path / "ckpt"
+        tf.train.Checkpoint(model=original, optimizer=original.optimizer).write(str(path))
+    else:
+        path = tmp_path / "model.h5"
+        original.save(path)
+    fresh = dense(WRAPPERS[kind]())  # built again here: auto-numbered names
+    with open_state(path) as state:
+        assert len(state.names()) == len(original.weights) + len(original.optimizer.variables)
+        report = apply_state(state, fresh)
+    assert report.ok, report.summary()
+    for model in (original, fresh):
+        model.fit(X[:8], Y[:8], batch_size=8, epochs=1, shuffle=False, verbose=0)
+    assert live_bytes(fresh) == live_bytes(original)
