@@ -3,11 +3,12 @@
 ``python driver.py MEMORY_MB SECONDS FILE...`` opens every file with ``open_state`` and
 decodes every tensor (``validate``). It prints one line per file before and after:
 ``start N`` / ``done N`` (a clean result or a ``CsvStateError``, which is what a bad file
-must give) or ``bug N Type: message`` for any other exception. With ``CSV_STATE_FUZZ_NO_TF`` set,
-importing TensorFlow at all is a failure (exit 6): those formats are read without it. With MEMORY_MB > 0 the
+must give) or ``bug N Type: message`` for any other exception. With MEMORY_MB > 0 the
 address space is limited (``RLIMIT_AS``); each file gets SECONDS of wall time
-(``SIGALRM``). A signal, a limit hit or a bug ends the process with the file's number on
-its last ``start`` line, so the parent names the file that did it.
+(``SIGALRM``). With ``CSV_STATE_FUZZ_NO_TF`` set, importing TensorFlow at all is a
+failure (exit 6): those formats are read without it. A signal, a limit hit or a bug ends
+the process with the file's number on its last ``start`` line, so the parent names the
+file that did it.
 """
 
 from __future__ import annotations
