@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 import re
 import warnings
+import zipfile
 from collections.abc import Mapping
 from typing import Any
 
@@ -222,6 +223,13 @@ def load_model(path: str, *, safe_mode: bool = True) -> Any:
         if safe_mode and "safe_mode" in reason:
             refused = NotAStateError(path, "cannot load a Keras model: it contains code (Lambda)")
             raise hinted(refused, Hint.UNSAFE) from None
+        if path.lower().endswith(".keras") and not zipfile.is_zipfile(path):
+            # Keras says "File not found" of a .keras whose zip directory cannot be read
+            raise NotAStateError(
+                path,
+                "cannot load a Keras model: the .keras file is truncated or damaged "
+                "(not a valid zip archive)",
+            ) from None
         raise NotAStateError(path, f"cannot load a Keras model ({reason})") from None
 
 

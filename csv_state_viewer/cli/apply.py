@@ -8,7 +8,7 @@ import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MATCHED, MappingReport
 from csv_state_viewer.cli.options import add_input_options, read_options
-from csv_state_viewer.cli.output import shape_text, table
+from csv_state_viewer.cli.output import print_error, print_text, shape_text, table
 from csv_state_viewer.core.errors import CsvStateError, StateWriteError
 from csv_state_viewer.core.messages import COMMAND_LINE, advice
 from csv_state_viewer.ops.writing import WriteRequest, plan_write, write_into_model
@@ -97,23 +97,22 @@ def run(args: argparse.Namespace) -> int:
         if refused is None:
             raise
         _print(refused, args.json)
-        sys.stderr.write(f"csv-state: {advice(err, COMMAND_LINE)}\n")
+        print_error(f"csv-state: {advice(err, COMMAND_LINE)}")
         return 1
     _print(written.report, args.json)
-    sys.stderr.write(
-        f"wrote {', '.join(written.files)} ({written.count} tensors written into the model)\n"
-    )
+    files = ", ".join(written.files)
+    print_error(f"wrote {files} ({written.count} tensors written into the model)")
     variables = {row.target for row in written.report.rows if row.target}
     if written.count < len(variables):  # a partial write: say so last, plainly
-        sys.stderr.write(
+        print_error(
             f"{written.count} of {len(variables)} variables written; "
-            "the rest keep their initial values\n"
+            "the rest keep their initial values"
         )
     return 0
 
 
 def _print(report: MappingReport, as_json: bool) -> None:
-    if as_json:
+    if as_json:  # json.dumps escapes what a name holds; names stay exact
         sys.stdout.write(json.dumps(report.to_json(), indent=2) + "\n")
     else:
-        sys.stdout.write(render(report) + "\n")
+        print_text(render(report))

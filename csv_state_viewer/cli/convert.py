@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
 from csv_state_viewer.cli.options import add_input_options, read_options
+from csv_state_viewer.cli.output import print_error, print_text
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import formats, write_choices
@@ -81,10 +81,10 @@ def run(args: argparse.Namespace) -> int:
         converted = convert(args.src, args.dst, options)
     except BadRowsError as err:
         for problem in err.problems:
-            sys.stderr.write(f"{problem}\n")
-        sys.stderr.write(
+            print_error(str(problem))
+        print_error(
             f"csv-state: {args.src} has {len(err.problems)} bad row(s); nothing written "
-            f"({COMMAND_LINE[Hint.SKIP_BAD]})\n"
+            f"({COMMAND_LINE[Hint.SKIP_BAD]})"
         )
         return 1
     except CsvStateError as err:
@@ -93,9 +93,9 @@ def run(args: argparse.Namespace) -> int:
             raise
         from csv_state_viewer.cli.apply import render
 
-        sys.stderr.write(render(report) + f"\ncsv-state: {advice(err, COMMAND_LINE)}\n")
+        print_error(render(report) + f"\ncsv-state: {advice(err, COMMAND_LINE)}")
         return 1
     for problem in converted.skipped:
-        sys.stderr.write(f"{problem} (skipped)\n")
-    sys.stdout.write(f"wrote {args.dst} ({converted.written} tensors, {converted.format_name})\n")
+        print_error(f"{problem} (skipped)")
+    print_text(f"wrote {args.dst} ({converted.written} tensors, {converted.format_name})")
     return 0

@@ -7,7 +7,7 @@ import json
 import sys
 
 from csv_state_viewer.cli.options import add_input_options, open_input
-from csv_state_viewer.cli.output import shape_text, table
+from csv_state_viewer.cli.output import print_text, shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
 from csv_state_viewer.core.analysis.names import MODES
 from csv_state_viewer.ops.compare import compare
@@ -101,9 +101,8 @@ def run(args: argparse.Namespace) -> int:
         compared = compare(a, args.b, layout=args.layout, match=args.match)
         compared.other.close()
     result = compared.diff
-    if args.json:
-        text = json.dumps(result.to_json(), indent=2, allow_nan=False)
+    if args.json:  # json.dumps escapes what a name holds; names stay exact
+        sys.stdout.write(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
     else:
-        text = as_table(result)
-    sys.stdout.write(text + "\n")
+        print_text(as_table(result))
     return 0 if result.identical else 1

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
-from csv_state_viewer.cli.output import table
+from csv_state_viewer.cli.output import print_text, table
 from csv_state_viewer.core.registry import formats as registered_formats
 
 
@@ -26,5 +25,5 @@ def run(args: argparse.Namespace) -> int:
                 fmt.description,
             ]
         )
-    sys.stdout.write(table(rows, right_aligned=set()) + "\n")
+    print_text(table(rows, right_aligned=set()))
     return 0

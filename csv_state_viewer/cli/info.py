@@ -7,7 +7,7 @@ import json
 import sys
 
 from csv_state_viewer.cli.options import add_input_options, open_input
-from csv_state_viewer.cli.output import human_bytes, shape_text, table
+from csv_state_viewer.cli.output import human_bytes, print_text, shape_text, table
 from csv_state_viewer.core.state import State
 
 
@@ -74,6 +74,8 @@ def as_table(state: State) -> str:
 
 def run(args: argparse.Namespace) -> int:
     with open_input(args.file, args) as state:
-        text = json.dumps(as_json(state), indent=2) if args.json else as_table(state)
-    sys.stdout.write(text + "\n")
+        if args.json:  # json.dumps escapes what a name holds; names stay exact
+            sys.stdout.write(json.dumps(as_json(state), indent=2) + "\n")
+        else:
+            print_text(as_table(state))
     return 0

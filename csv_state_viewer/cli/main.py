@@ -2,8 +2,11 @@
 
 Exit codes: 0 success; 1 bad rows (validate, convert), a refused mapping (apply) or states
 that differ (diff); 2 usage errors, files that are not states, refused or failed writes;
-130 interrupted. No input ever prints a traceback: unexpected failures print one line (set
-CSV_STATE_DEBUG=1 for the traceback).
+130 interrupted; 3 only for a bug in our own code ("internal error"). No input ever prints a
+traceback: a damaged file is one line (exit 2) whatever its library raised (the registry
+rewords it, see :mod:`csv_state_viewer.core.registry`). With CSV_STATE_DEBUG=1 a reworded
+error is followed by the traceback of what the library raised, and an internal error is
+raised with its traceback.
 """
 
 from __future__ import annotations
@@ -11,11 +14,13 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from csv_state_viewer import __version__
 from csv_state_viewer.cli import apply, convert, diff, formats, info, validate
-from csv_state_viewer.core.errors import BadRowsError, CsvStateError
+from csv_state_viewer.cli.output import print_error
+from csv_state_viewer.core.errors import BadRowsError, CsvStateError, debugging
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.ops.imports import use_model_imports
 
@@ -35,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _fail(message: str, code: int) -> int:
-    sys.stderr.write(f"csv-state: {message}\n")
+    print_error(f"csv-state: {message}")
     return code
 
 
@@ -46,12 +51,14 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.run(args)
     except BadRowsError as err:
         for problem in err.problems:
-            sys.stderr.write(f"{problem}\n")
+            print_error(str(problem))
         return _fail(
             f"nothing written: the source has bad rows ({COMMAND_LINE[Hint.SKIP_BAD]})",
             EXIT_BAD_ROWS,
         )
     except CsvStateError as err:  # the TensorFlow worker's death too: one line, exit 2
+        if debugging() and err.__cause__ is not None:  # what a library raised, reworded
+            traceback.print_exception(err.__cause__)
         return _fail(advice(err, COMMAND_LINE), EXIT_USAGE)
     except KeyboardInterrupt:
         return _fail("interrupted", 130)
@@ -62,8 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_OK
     except OSError as err:
         return _fail(f"{getattr(err, 'filename', '') or ''}: {err.strerror or err}", EXIT_USAGE)
-    except Exception as err:
-        if os.environ.get("CSV_STATE_DEBUG"):
+    except Exception as err:  # a bug in our own code: data failures are reworded above
+        if debugging():
             raise
         return _fail(
             f"internal error: {type(err).__name__}: {err} (please report; set "

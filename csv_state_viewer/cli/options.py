@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 from typing import Any
 
+from csv_state_viewer.cli.output import print_error
 from csv_state_viewer.core.registry import formats
 from csv_state_viewer.core.state import State
 from csv_state_viewer.ops.opening import open_like, open_state
@@ -90,5 +90,5 @@ def open_input(path: str, args: argparse.Namespace) -> State:
         else open_state(path, layout=layout, **options)
     )
     for note in state.notes:
-        sys.stderr.write(f"{path}: {note}\n")
+        print_error(f"{path}: {note}")
     return state

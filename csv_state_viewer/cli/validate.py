@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import argparse
-import sys
 
 from csv_state_viewer.cli.options import add_input_options, open_input
+from csv_state_viewer.cli.output import print_error, print_text
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -27,10 +27,10 @@ def run(args: argparse.Namespace) -> int:
         problems = state.validate()
         count = len(state.entries)
     for problem in problems:
-        sys.stdout.write(f"{problem}\n")
+        print_text(str(problem))
     if problems:
         rows = len({(p.line, p.name) for p in problems})
-        sys.stderr.write(f"{args.file}: {rows} of {count} rows are bad\n")
+        print_error(f"{args.file}: {rows} of {count} rows are bad")
         return 1
-    sys.stderr.write(f"{args.file}: OK, {count} tensors\n")
+    print_error(f"{args.file}: OK, {count} tensors")
     return 0

@@ -4,6 +4,12 @@ Checkpoint and Keras readers know every tensor's name, shape and dtype up front 
 load each one on demand; they describe them as :class:`LazyTensor` items and get the
 whole :class:`~csv_state_viewer.core.state.State` behaviour (errors as data, read_all,
 validate, context manager) from :class:`LazyState`.
+
+A loader reports bad data with ``ValueError``; whatever its library raises on a damaged
+file (h5py's ``KeyError``, ``OSError``, ``zlib.error``, ``MemoryError``...) becomes the
+tensor's bad row too (:meth:`State.read <csv_state_viewer.core.state.State.read>`), never
+a crash. Only a bug in our own code (a frame of this package raising ``AttributeError``...)
+passes as itself.
 """
 
 from __future__ import annotations

@@ -6,6 +6,14 @@ Convert dialog's targets (:func:`write_choices`), ``csv-state formats``, and whi
 need TensorFlow. The built-in formats are the modules named in :data:`BUILTIN`, each of
 which defines ``FORMAT``; layers above the core (the TensorFlow bridge) add theirs with
 :func:`add_provider`, so the core never imports them.
+
+:func:`open_with` and :func:`save_with` are the one place a format's reader and writer
+are called, and the boundary of their errors: whatever a format's library raises on a
+damaged file or a failing system (``MemoryError``, ``struct.error``, ``zlib.error``,
+``BadZipFile``, ``OSError``, a ``ValueError`` of NumPy...) leaves as a one-line
+:class:`NotAStateError` or :class:`StateWriteError` worded for a user (see
+:func:`~csv_state_viewer.core.errors.is_library_failure`); our own errors, cancellation
+and bugs in our code pass unchanged. A sniff that fails that way does not match.
 """
 
 from __future__ import annotations
@@ -15,7 +23,13 @@ import os
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from csv_state_viewer.core.errors import NotAStateError, UnsupportedFormatError
+from csv_state_viewer.core.errors import (
+    NotAStateError,
+    UnsupportedFormatError,
+    is_library_failure,
+    reading_failure,
+    writing_failure,
+)
 from csv_state_viewer.core.format import Format, Opener, Saver, WriteChoice
 from csv_state_viewer.core.layouts.folderstate import tensor_stem
 from csv_state_viewer.core.messages import Hint, hinted
@@ -132,11 +146,21 @@ def _sniffed(path: str) -> Iterator[Format]:
     readable = [f for f in formats() if f.open is not None]
     if not os.path.exists(path):
         # A path that is not a file may still name a state (a checkpoint prefix).
-        yield from (fmt for fmt in readable if fmt.sniff(path, b""))
+        yield from (fmt for fmt in readable if _sniffs(fmt, path, b""))
         return
     head = _head(path)
     by_extension = sorted(readable, key=lambda f: (not f.matches_extension(path), f.fallback))
-    yield from (fmt for fmt in by_extension if fmt.sniff(path, head))
+    yield from (fmt for fmt in by_extension if _sniffs(fmt, path, head))
+
+
+def _sniffs(fmt: Format, path: str, head: bytes) -> bool:
+    """``fmt.sniff``; a sniff that its library fails on (a damaged file) does not match."""
+    try:
+        return fmt.sniff(path, head)
+    except Exception as err:
+        if not is_library_failure(err):
+            raise
+        return False
 
 
 def formats_for_reading(path: str) -> list[Format]:
@@ -184,17 +208,26 @@ def format_for_writing(path: str) -> Format:
 
 def open_with(fmt: Format, path: str, progress: Progress, **options: Any) -> State:
     """Open ``path`` as ``fmt`` with reading options (``scale``...) the format takes; an
-    option it does not take is refused, never ignored."""
+    option it does not take is refused, never ignored. A failure of the format's library
+    is a one-line :class:`NotAStateError` (see the module docstring)."""
     assert fmt.open is not None
     unknown = set(options) - set(fmt.open_options)
     if unknown:
         raise UnsupportedFormatError(
             f"{path}: the {fmt.name} format has no reading option {', '.join(sorted(unknown))}"
         )
-    return fmt.open(path, progress, **options) if options else fmt.open(path, progress)
+    try:
+        return fmt.open(path, progress, **options) if options else fmt.open(path, progress)
+    except Exception as err:
+        if not is_library_failure(err):
+            raise
+        raise reading_failure(path, fmt.display_name, err)  # noqa: B904 - cause when debugging
 
 
 def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:
+    """Write ``tensors`` to ``path`` as ``fmt``; returns the number written. A failure of
+    the format's library is a one-line :class:`StateWriteError` (see the module
+    docstring)."""
     assert fmt.save is not None
     unknown = set(options) - set(fmt.save_options) - COMMON_OPTIONS
     if fmt.needs_model and options.get("model") is None:
@@ -205,7 +238,12 @@ def save_with(fmt: Format, path: str, tensors: Any, **options: Any) -> int:
         raise UnsupportedFormatError(
             f"{path}: the {fmt.name} format has no option {', '.join(sorted(unknown))}"
         )
-    return fmt.save(path, tensors, **options)
+    try:
+        return fmt.save(path, tensors, **options)
+    except Exception as err:
+        if not is_library_failure(err):
+            raise
+        raise writing_failure(path, fmt.display_name, err)  # noqa: B904 - cause when debugging
 
 
 _builtin_done = False

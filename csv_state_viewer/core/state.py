@@ -18,7 +18,14 @@ from typing import Any
 
 import numpy as np
 
-from csv_state_viewer.core.errors import BadRowsError, RowError, RowProblem
+from csv_state_viewer.core.errors import (
+    BadRowsError,
+    RowError,
+    RowProblem,
+    failure_cause,
+    is_library_failure,
+    row_failure,
+)
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 
@@ -124,7 +131,10 @@ class State(ABC):
         """Decode one tensor (by name, or by entry for rows that share a name).
 
         Raises :class:`RowError` when the row is bad or its data does not match its
-        metadata; the problem is also added to :attr:`errors`.
+        metadata, or when the format's library fails on it (a damaged archive member, a
+        truncated HDF5 dataset, more data than memory holds: see
+        :func:`~csv_state_viewer.core.errors.is_library_failure`); the problem is also
+        added to :attr:`errors`.
         """
         entry = self.entry(which) if isinstance(which, str) else which
         if entry.error is not None:
@@ -132,9 +142,15 @@ class State(ABC):
         try:
             return self._decode(entry, progress)
         except ValueError as err:  # DataError and other decoding failures of the data
-            problem = self._problem(entry, str(err))
-            self._record(problem, entry)
-            raise RowError(problem) from None
+            message = str(err) if "\n" not in str(err) else " ".join(str(err).split())
+            failure: Exception = err
+        except Exception as err:
+            if not is_library_failure(err):
+                raise
+            message, failure = row_failure(err, entry.nbytes), err
+        problem = self._problem(entry, message)
+        self._record(problem, entry)
+        raise failure_cause(failure, RowError(problem))
 
     def read_all(
         self, progress: Progress = NO_PROGRESS, *, skip_bad: bool = False

@@ -64,7 +64,11 @@ def _metadata(item: TensorItem, array: np.ndarray, encoding: str) -> bytes:
         "crc32": crc32_of(crc_source),
     }
     meta.update(item.metadata)
-    return _csv_field(json.dumps(meta, ensure_ascii=False, allow_nan=False, default=str))
+    # NaN and infinities in metadata (a learning rate that went NaN) are written as
+    # Python's json writes them, NaN / Infinity / -Infinity, which our reader, the
+    # recipe's json.loads and the npz sidecar read back exactly (strict JSON has no
+    # spelling for them).
+    return _csv_field(json.dumps(meta, ensure_ascii=False, allow_nan=True, default=str))
 
 
 def _text_pieces(array: np.ndarray) -> Iterator[bytes]:
