@@ -1,5 +1,18 @@
 """Atomic file replacement: a write either lands whole or leaves the old file untouched.
 
+A write goes into a temporary file beside the destination, which is fsynced and renamed
+over it at the end. Its name says what it is and whose it is:
+``.<name>.<pid>-<host>-<token>.csv-state-tmp[<suffix>]`` (``.state.csv.4711-3fa09c-k2x9qe
+.csv-state-tmp``): the destination's file name (shortened with a hash when very long), the
+writing process's id, a tag of the machine it runs on, a random token, and the suffix a
+writer needs to see (``.keras``). A write that fails or is cancelled removes its temporary
+file itself. A process that is killed (``kill -9``, out of memory, power loss) cannot: its
+temporary file stays, hidden, as big as what was written. The next write into the same
+folder removes it (:func:`sweep_stale`): every temporary file of ours there whose writer
+process is gone (``os.kill(pid, 0)`` finds no such process on this machine) and that
+belongs to this user. A live writer's file, another machine's (a shared network folder),
+another user's and anything not named by this scheme are never touched.
+
 Missing parent folders of a destination are created here, at write time, and removed
 again when the write fails or is cancelled (see :func:`created_folders`).
 """
@@ -8,13 +21,115 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tempfile
+import re
+import secrets
+import shutil
+import socket
+import stat
+import zlib
 from collections.abc import Iterator
 from typing import IO
 
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.openfiles import is_open_for_reading
+
+MARKER = ".csv-state-tmp"
+_TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
+_TOKEN_LENGTH = 6
+MAX_STEM_BYTES = 150  # of the destination's name kept in a temporary name (NAME_MAX 255)
+# .<stem>.<pid>-<host>-<token>.csv-state-tmp<suffix>; the stem is greedy, so a name that
+# holds the pattern twice is read by its last occurrence: the one its writer appended.
+_TEMPORARY = re.compile(
+    r"\.(?P<stem>.+)\.(?P<pid>[1-9][0-9]{0,9})-(?P<host>[0-9a-f]{6})-[0-9a-z]{6}"
+    + re.escape(MARKER)
+    + r"(?P<suffix>(?:\.[0-9A-Za-z_-]+)*)",
+    re.DOTALL,
+)
+
+
+def host_tag() -> str:
+    """Six hex digits naming this machine: a temporary file made on another machine (a
+    shared folder) has another tag, and its writer's id means nothing here."""
+    return f"{zlib.crc32(socket.gethostname().encode('utf-8', 'replace')) & 0xFFFFFF:06x}"
+
+
+def _stem(name: str) -> str:
+    """``name`` as a temporary name holds it: whole, or cut with a hash of the whole when
+    it is too long for a file name with the rest around it."""
+    raw = os.fsencode(name)
+    if len(raw) <= MAX_STEM_BYTES:
+        return name
+    cut = raw[: MAX_STEM_BYTES - 9].decode("utf-8", "ignore")  # whole characters only
+    return f"{cut}~{zlib.crc32(raw):08x}"
+
+
+def temporary_name(destination: str, suffix: str = "") -> str:
+    """A new temporary file name (no folder) for a write to ``destination`` by this
+    process: ``.<name>.<pid>-<host>-<token>.csv-state-tmp<suffix>``."""
+    if MARKER in suffix or not re.fullmatch(r"(?:\.[0-9A-Za-z_-]+)*", suffix):
+        raise ValueError(f"a temporary file's suffix must be like .keras, not {suffix!r}")
+    token = "".join(secrets.choice(_TOKEN_ALPHABET) for _ in range(_TOKEN_LENGTH))
+    stem = _stem(os.path.basename(os.path.normpath(destination)))
+    return f".{stem}.{os.getpid()}-{host_tag()}-{token}{MARKER}{suffix}"
+
+
+def writer_of(name: str) -> tuple[int, str] | None:
+    """(pid, host tag) of the writer of a temporary file named ``name``; None when the
+    name is not one of ours."""
+    match = _TEMPORARY.fullmatch(name)
+    if match is None:
+        return None
+    return int(match["pid"]), match["host"]
+
+
+def _process_exists(pid: int) -> bool:
+    if pid == os.getpid() or os.name == "nt":  # Windows: os.kill(pid, 0) is a Ctrl-C
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # PermissionError: it exists, as another user's process
+        return True
+    return True
+
+
+def sweep_stale(folder: str) -> list[str]:
+    """Remove the temporary files (and folders) that killed writes left in ``folder``;
+    returns the paths removed.
+
+    Removed is only what is named as :func:`temporary_name` names it, was written on this
+    machine by a process that no longer exists, belongs to this user and is a plain file
+    or folder (not a link). Nothing else is touched, and failures are ignored: a sweep is
+    housekeeping, never a reason for a write to fail. It costs one listing of the folder
+    (a few milliseconds for ten thousand entries); a writer of many files into one folder
+    sweeps it once and writes with ``sweep=False``.
+    """
+    key = os.path.abspath(folder)
+    here, uid = host_tag(), os.getuid() if hasattr(os, "getuid") else None
+    removed: list[str] = []
+    try:
+        with os.scandir(key) as entries:
+            found = [e for e in entries if e.name.startswith(".") and MARKER in e.name]
+    except OSError:
+        return removed
+    for entry in found:
+        writer = writer_of(entry.name)
+        if writer is None or writer[1] != here or _process_exists(writer[0]):
+            continue
+        with contextlib.suppress(OSError):
+            info = entry.stat(follow_symlinks=False)
+            if uid is not None and info.st_uid != uid:
+                continue
+            if stat.S_ISREG(info.st_mode):
+                os.unlink(entry.path)
+            elif stat.S_ISDIR(info.st_mode):
+                shutil.rmtree(entry.path)
+            else:
+                continue
+            removed.append(entry.path)
+    return removed
 
 
 def _umask() -> int:
@@ -101,31 +216,30 @@ def created_folders(folder: str) -> Iterator[list[str]]:
 
 @contextlib.contextmanager
 def atomic_path(
-    path: str | os.PathLike[str], *, overwrite: bool = True, suffix: str = ".tmp"
+    path: str | os.PathLike[str], *, overwrite: bool = True, suffix: str = "", sweep: bool = True
 ) -> Iterator[str]:
     """A temporary path beside ``path`` for a writer that wants a file name (Keras, h5py).
 
     On success the file is fsynced and renamed over ``path``, keeping the old file's
-    permissions; on any exception (or a crash) it is removed and ``path`` keeps its old
-    content. ``suffix`` lets writers that check extensions see the right one. Missing
-    parent folders are created, and removed again when the write fails.
-    ``OSError`` (disk full, no permission, ...) becomes :class:`StateWriteError`.
+    permissions; on any exception it is removed and ``path`` keeps its old content. A
+    process killed meanwhile leaves it behind; the next write into the folder removes it
+    (see the module docstring). ``suffix`` lets writers that check extensions see the
+    right one. Missing parent folders are created, and removed again when the write
+    fails. ``OSError`` (disk full, no permission, ...) becomes :class:`StateWriteError`.
+    ``sweep=False`` leaves the folder's stale temporary files to the caller (who swept it
+    already: :func:`sweep_stale`).
     """
     path = os.fspath(path)
     check_destination(path, overwrite=overwrite)
     folder = os.path.dirname(os.path.abspath(path))
     with created_folders(folder) as made:
+        if sweep and not made:  # a folder made just now holds nothing stale
+            sweep_stale(folder)
         try:
             mode = os.stat(path).st_mode & 0o7777
         except OSError:
             mode = 0o666 & ~_umask()
-        try:
-            fd, tmp = tempfile.mkstemp(
-                prefix=f".{os.path.basename(path)}.", suffix=suffix, dir=folder
-            )
-            os.close(fd)
-        except OSError as err:
-            raise StateWriteError(f"{path}: cannot write here ({err.strerror or err})") from None
+        tmp = _create_temporary(path, folder, suffix)
         try:
             yield tmp
             fd = os.open(tmp, os.O_RDONLY)
@@ -144,6 +258,46 @@ def atomic_path(
         fsync_folders([folder, *(os.path.dirname(made_folder) for made_folder in made)])
 
 
+def _create_temporary(path: str, folder: str, suffix: str) -> str:
+    """Create an empty temporary file (mode 0600, as ``mkstemp`` makes them) for ``path``."""
+    for _attempt in range(100):
+        tmp = os.path.join(folder, temporary_name(path, suffix))
+        try:
+            os.close(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise StateWriteError(f"{path}: cannot write here ({err.strerror or err})") from None
+        return tmp
+    raise StateWriteError(f"{path}: cannot write here (no free temporary file name)")
+
+
+@contextlib.contextmanager
+def temporary_folder(path: str | os.PathLike[str]) -> Iterator[str]:
+    """A new, empty temporary folder beside ``path``, named as temporary files are (so a
+    killed write's folder is swept too), for writers that produce several files at once
+    (a checkpoint); removed with its content when the block ends. The folder of ``path``
+    must exist (:func:`created_folders`)."""
+    path = os.fspath(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    sweep_stale(folder)
+    for _attempt in range(100):
+        work = os.path.join(folder, temporary_name(path))
+        try:
+            os.mkdir(work, 0o700)
+        except FileExistsError:
+            continue
+        except OSError as err:
+            raise StateWriteError(f"{path}: cannot write here ({err.strerror or err})") from None
+        break
+    else:
+        raise StateWriteError(f"{path}: cannot write here (no free temporary folder name)")
+    try:
+        yield work
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
 def fsync_folders(folders: list[str]) -> None:
     """Make the entries of ``folders`` durable (best effort: not every system can)."""
     for folder in folders:
@@ -156,11 +310,15 @@ def fsync_folders(folders: list[str]) -> None:
 
 
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike[str], *, overwrite: bool = True) -> Iterator[IO[bytes]]:
+def atomic_write(
+    path: str | os.PathLike[str], *, overwrite: bool = True, sweep: bool = True
+) -> Iterator[IO[bytes]]:
     """Open a temporary file beside ``path``; on success fsync it and rename it over ``path``.
 
-    On any exception (or a crash) the temporary file is removed and ``path`` keeps its old
-    content. ``OSError`` (disk full, no permission, ...) becomes :class:`StateWriteError`.
+    On any exception the temporary file is removed and ``path`` keeps its old content; a
+    killed process's is removed by the next write into the folder (see the module
+    docstring); ``sweep`` as for :func:`atomic_path`. ``OSError`` (disk full, no
+    permission, ...) becomes :class:`StateWriteError`.
     """
-    with atomic_path(path, overwrite=overwrite) as tmp, open(tmp, "wb") as handle:
+    with atomic_path(path, overwrite=overwrite, sweep=sweep) as tmp, open(tmp, "wb") as handle:
         yield handle

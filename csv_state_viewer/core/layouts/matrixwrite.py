@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from csv_state_viewer.core.atomic import atomic_write
+from csv_state_viewer.core.atomic import atomic_write, sweep_stale
 from csv_state_viewer.core.csv import textcodec
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.layouts.matrixtext import parse_scale
@@ -98,7 +98,9 @@ def save_matrix_state(
     single ``.csv``/``.txt`` file when there is one tensor. Names keep their ``/`` as
     subfolders. ``scale`` writes fixed-point integers (value / scale, which must be exact)
     after a ``# scale:`` comment.
-    Returns the number of tensors written; each file is replaced atomically.
+    Returns the number of tensors written; each file is replaced atomically (the folder as
+    a whole is not: a write that fails half-way leaves the files it finished). Each folder
+    written into is swept of killed writes' temporary files once, not once per file.
     """
     path = os.fspath(path)
     factor = None if scale is None else parse_scale(scale)
@@ -116,11 +118,16 @@ def save_matrix_state(
         targets = [path]
     by_name = dict(zip((item.name for item in items), targets, strict=True))
     written = 0
+    swept: set[str] = set()
     for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
         check_cancelled(progress)
         target = by_name[item.name]
         values = _checked(array, item.name, factor)
-        with atomic_write(target, overwrite=overwrite) as handle:
+        parent = os.path.dirname(os.path.abspath(target))
+        if parent not in swept:
+            swept.add(parent)
+            sweep_stale(parent)  # a missing folder: nothing to sweep (and no error)
+        with atomic_write(target, overwrite=overwrite, sweep=False) as handle:
             for piece in matrix_text(values, scale=factor):
                 handle.write(piece)
         written += 1
