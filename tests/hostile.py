@@ -6,7 +6,10 @@ name to a ``BundleEntryProto``, with a ``BundleHeaderProto`` under the empty key
 in pure Python, protobufs encoded by hand, so no TensorFlow is needed to make one, and a
 checkpoint can declare what TensorFlow would never write:
 :func:`write_negative_dim_checkpoint` declares a tensor of shape ``[-1, 4]``, which makes
-TensorFlow's reader abort the whole process (``Check failed``, SIGABRT).
+TensorFlow's reader abort the whole process (``Check failed``, SIGABRT), and
+:func:`write_hostile_checkpoint` makes one of :data:`HOSTILE` (absurd shapes, bytes past
+the data file, a damaged or Snappy-compressed table, a big-endian header, a partitioned
+variable) for our own reader (:mod:`csv_state_viewer.core.tfbundle`) to refuse.
 
 The functions at the end are for the TensorFlow worker's tests: the worker imports them
 as ``hostile:NAME``. Tests reach this module through the ``hostile`` fixture of
@@ -20,6 +23,7 @@ import struct
 import sys
 import time
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -76,16 +80,25 @@ def _field(number: int, value: int | bytes) -> bytes:
     return _varint(number << 3) + _varint(value)
 
 
-def bundle_header() -> bytes:
-    """BundleHeaderProto: one shard, little-endian, ``version { producer: 1 }``."""
-    return _field(1, 1) + _field(3, _field(1, 1))
+def bundle_header(num_shards: int = 1, endianness: int = 0) -> bytes:
+    """BundleHeaderProto: ``num_shards``, byte order (0 little, the default, or 1 big),
+    ``version { producer: 1 }``."""
+    order = _field(2, endianness) if endianness else b""
+    return _field(1, num_shards) + order + _field(3, _field(1, 1))
 
 
-def bundle_entry(dtype: int, shape: Sequence[int], offset: int, data: bytes) -> bytes:
-    """BundleEntryProto of a tensor in shard 0 (``crc32c`` is fixed32, field 6)."""
+def bundle_entry(
+    dtype: int, shape: Sequence[int], offset: int, data: bytes, *, slices: int = 0
+) -> bytes:
+    """BundleEntryProto of a tensor in shard 0 (``crc32c`` is fixed32, field 6); with
+    ``slices``, a partitioned variable's entry listing that many TensorSliceProtos (each
+    the whole shape), whose slices are nowhere."""
     dims = b"".join(_field(2, _field(1, size)) for size in shape)
     fixed = _varint(6 << 3 | 5) + struct.pack("<I", masked_crc32c(data))
-    return _field(1, dtype) + _field(2, dims) + _field(4, offset) + _field(5, len(data)) + fixed
+    whole = b"".join(_field(1, _field(1, 0) + _field(2, size)) for size in shape)
+    sliced = _field(7, whole) * slices
+    entry = _field(1, dtype) + _field(2, dims) + _field(4, offset) + _field(5, len(data))
+    return entry + fixed + sliced
 
 
 # -------------------------------------------------------------------- table
@@ -100,13 +113,14 @@ def _block(items: Sequence[tuple[bytes, bytes]]) -> bytes:
     return bytes(body) + struct.pack(f"<{len(restarts) + 1}I", *restarts, len(restarts))
 
 
-def write_table(path: str, items: Sequence[tuple[bytes, bytes]]) -> None:
-    """A table of one data block: ``items`` sorted by key, as TensorFlow's reader needs."""
+def write_table(path: str, items: Sequence[tuple[bytes, bytes]], compression: int = 0) -> None:
+    """A table of one data block: ``items`` sorted by key, as TensorFlow's reader needs
+    (block trailers name ``compression``: 0 none, 1 Snappy, though nothing is compressed)."""
     out = bytearray()
 
     def put(block: bytes) -> bytes:
         handle = _varint(len(out)) + _varint(len(block))
-        trailer = b"\0"  # no compression
+        trailer = bytes([compression])
         out.extend(block + trailer + struct.pack("<I", masked_crc32c(block + trailer)))
         return handle
 
@@ -119,18 +133,30 @@ def write_table(path: str, items: Sequence[tuple[bytes, bytes]]) -> None:
         handle.write(bytes(out) + footer)
 
 
-def write_checkpoint(prefix: str, tensors: Sequence[tuple[str, Sequence[int], np.ndarray]]) -> str:
-    """A checkpoint of ``(name, declared shape, array)``; the declared shape may lie."""
-    index = [(b"", bundle_header())]
+def write_checkpoint(
+    prefix: str,
+    tensors: Sequence[tuple[str, Sequence[int], np.ndarray]],
+    *,
+    header: bytes | None = None,
+    compression: int = 0,
+    offsets: dict[str, int] | None = None,
+    slices: dict[str, int] | None = None,
+) -> str:
+    """A checkpoint of ``(name, declared shape, array)``; the declared shape may lie, and
+    so may the ``header``, a tensor's offset (``offsets``), its number of ``slices`` and
+    the table's ``compression``."""
+    index = [(b"", bundle_header() if header is None else header)]
     data = bytearray()
     for name, shape, array in tensors:
         raw = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes()
-        entry = bundle_entry(_DTYPES[array.dtype], shape, len(data), raw)
+        offset = (offsets or {}).get(name, len(data))
+        count = (slices or {}).get(name, 0)
+        entry = bundle_entry(_DTYPES[array.dtype], shape, offset, raw, slices=count)
         index.append((name.encode(), entry))
         data += raw
     with open(f"{prefix}.data-00000-of-00001", "wb") as handle:
         handle.write(bytes(data))
-    write_table(f"{prefix}.index", index)
+    write_table(f"{prefix}.index", index, compression)
     return prefix
 
 
@@ -153,6 +179,58 @@ def write_negative_dim_checkpoint(folder: str | os.PathLike[str]) -> str:
     arrays = good_arrays()
     shapes = {"dense/bias": (4,), "dense/kernel": (-1, 4)}
     return write_checkpoint(prefix, [(n, shapes[n], a) for n, a in arrays.items()])
+
+
+# What each hostile checkpoint does; "kernel" cases spoil ``dense/kernel`` (a bad row),
+# the others the whole index (a one-line NotAStateError).
+HOSTILE = {
+    "negative-dim": "kernel",
+    "300-dims": "kernel",
+    "overflowing-count": "kernel",
+    "offset-past-shard": "kernel",
+    "sliced-entry": "kernel",
+    "truncated-index": "file",
+    "bad-block-crc": "file",
+    "bad-footer-magic": "file",
+    "snappy-block": "file",
+    "big-endian-header": "file",
+}
+
+
+def write_hostile_checkpoint(folder: str | os.PathLike[str], kind: str) -> str:
+    """The good checkpoint spoilt the way :data:`HOSTILE` names; returns its prefix."""
+    prefix = os.path.join(os.fspath(folder), kind)
+    arrays = good_arrays()
+    shapes: dict[str, Sequence[int]] = {name: array.shape for name, array in arrays.items()}
+    options: dict[str, Any] = {}
+    if kind == "negative-dim":
+        shapes["dense/kernel"] = (-1, 4)
+    elif kind == "300-dims":
+        shapes["dense/kernel"] = (1,) * 300
+    elif kind == "overflowing-count":
+        shapes["dense/kernel"] = (2**40, 2**40, 3)  # 2**82 elements: int64 overflows
+    elif kind == "offset-past-shard":
+        options["offsets"] = {"dense/kernel": 1 << 40}
+    elif kind == "sliced-entry":
+        options["slices"] = {"dense/kernel": 2}
+    elif kind == "snappy-block":
+        options["compression"] = 1
+    elif kind == "big-endian-header":
+        options["header"] = bundle_header(endianness=1)
+    tensors = [(name, shapes[name], array) for name, array in arrays.items()]
+    write_checkpoint(prefix, tensors, **options)
+    index = f"{prefix}.index"
+    with open(index, "rb") as handle:
+        raw = bytearray(handle.read())
+    if kind == "truncated-index":
+        raw = raw[: len(raw) // 2]
+    elif kind == "bad-block-crc":
+        raw[5] ^= 0x40  # inside the data block's first key
+    elif kind == "bad-footer-magic":
+        raw[-1] ^= 0xFF
+    with open(index, "wb") as handle:
+        handle.write(bytes(raw))
+    return prefix
 
 
 # ------------------------------------------------------- run in the worker by the tests

@@ -399,8 +399,8 @@ def test_sniffers(keras_checkpoint: tuple[Any, str], tmp_path: Path) -> None:
     assert not looks_like_tf_checkpoint(str(tmp_path), b"")
 
 
-def test_sniffers_do_not_import_tensorflow(keras_checkpoint: tuple[Any, str]) -> None:
-    _, prefix = keras_checkpoint
+def test_sniffing_and_reading_do_not_import_tensorflow(keras_checkpoint: tuple[Any, str]) -> None:
+    model, prefix = keras_checkpoint
     code = (
         "import sys\n"
         "import csv_state_viewer.bridge.tfcheckpoint as m\n"
@@ -408,8 +408,13 @@ def test_sniffers_do_not_import_tensorflow(keras_checkpoint: tuple[Any, str]) ->
         "assert m.looks_like_tf_checkpoint(p, b'')\n"
         "assert m.looks_like_tf_checkpoint(p + '.index', b'')\n"
         "assert not m.looks_like_saved_model(p, b'')\n"
-        "assert 'tensorflow' not in sys.modules, 'tensorflow was imported'\n"
-        "assert 'keras' not in sys.modules, 'keras was imported'\n"
+        "import os\n"
+        "with m.open_tf_checkpoint(os.path.dirname(p)) as state:\n"
+        "    assert not state.errors\n"
+        f"    assert state.read({model.weights[0].path!r}).shape == "
+        f"{tuple(model.weights[0].shape)!r}\n"
+        "for name in ('tensorflow', 'keras', 'google.protobuf'):\n"
+        "    assert name not in sys.modules, name + ' was imported'\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=False

@@ -14,8 +14,8 @@ from __future__ import annotations
 import os
 import re
 
-from csv_state_viewer.bridge import tfimport
 from csv_state_viewer.core.errors import NotAStateError
+from csv_state_viewer.core.tfbundle import StateFileError, latest_checkpoint
 
 INDEX_SUFFIX = ".index"
 STATE_FILE = "checkpoint"
@@ -76,10 +76,6 @@ def _saved_model_prefix(path: str, folder: str) -> str:
 
 def _latest(path: str, folder: str) -> str:
     """The prefix a ``checkpoint`` state file names as the latest checkpoint."""
-    tfimport.tensorflow()  # quietly, before its protocol buffers
-    from google.protobuf import text_format
-    from tensorflow.python.training import checkpoint_state_pb2
-
     state_file = os.path.join(folder, STATE_FILE)
     try:
         with open(state_file, encoding="utf-8") as handle:
@@ -88,14 +84,12 @@ def _latest(path: str, folder: str) -> str:
         raise NotAStateError(
             path, f"cannot read the 'checkpoint' file ({_one_line(err)})"
         ) from None
-    state = checkpoint_state_pb2.CheckpointState()
     try:
-        text_format.Parse(text, state)
-    except text_format.ParseError as err:
+        recorded = latest_checkpoint(text)
+    except StateFileError as err:
         raise NotAStateError(
             path, f"the 'checkpoint' file is not a checkpoint state ({_one_line(err)})"
         ) from None
-    recorded = state.model_checkpoint_path
     if not recorded:
         raise NotAStateError(path, "the 'checkpoint' file names no checkpoint")
     candidates = [os.path.join(folder, recorded)]  # join keeps an absolute path as it is

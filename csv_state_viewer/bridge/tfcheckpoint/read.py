@@ -1,33 +1,29 @@
 """Reading a TensorFlow checkpoint (or a SavedModel's variables) as a lazy state.
 
 :func:`open_tf_checkpoint` opens the checkpoint any of the paths of
-:mod:`~csv_state_viewer.bridge.tfcheckpoint.locate` names, and names its tensors and gives
-them roles by the rules of :mod:`~csv_state_viewer.bridge.tfcheckpoint.naming`. Tensors
-are loaded one at a time, on demand.
+:mod:`~csv_state_viewer.bridge.tfcheckpoint.locate` names with our own reader
+(:mod:`csv_state_viewer.core.tfbundle`: no TensorFlow is imported, and no file can abort
+the process), and names its tensors and gives them roles by the rules of
+:mod:`~csv_state_viewer.bridge.tfcheckpoint.naming`. Tensors are loaded one at a time, on
+demand, each checked against its checksum.
 
-dtypes: TensorFlow's types become NumPy's (``DType.as_numpy_dtype``); bfloat16, float8
-(``e4m3fn``, ``e5m2`` and the ``fnuz`` variants), ``int4``/``uint4``/``int2``/``uint2``
-and ``float4_e2m1fn`` come back as ``ml_dtypes`` arrays; quantized types (``qint8``...)
-are read as their integer type with ``tf_dtype`` in the metadata. String, resource and
-variant tensors are listed with an error: shown, never read.
+dtypes: TensorFlow's types become NumPy's; bfloat16, float8 (``e4m3fn``, ``e5m2`` and the
+``fnuz`` variants), ``int4``/``uint4``/``int2``/``uint2`` and ``float4_e2m1fn`` come back as
+``ml_dtypes`` arrays; quantized types (``qint8``...) are read as their integer type with
+``tf_dtype`` in the metadata. String, resource and variant tensors are listed with an
+error: shown, never read. So is a tensor whose index entry cannot be trusted (a negative
+or absurd shape, bytes outside its data file, a partitioned variable): a bad row, while
+the rest of the checkpoint opens.
 """
 
 from __future__ import annotations
 
 import os
-import threading
 from collections.abc import Callable
-from typing import Any
 
 import numpy as np
 
-from csv_state_viewer.bridge import tfimport
-from csv_state_viewer.bridge.tfcheckpoint.locate import (
-    _DATA_FILE,
-    _checkpoint_files,
-    _locate,
-    _one_line,
-)
+from csv_state_viewer.bridge.tfcheckpoint.locate import _checkpoint_files, _locate
 from csv_state_viewer.bridge.tfcheckpoint.naming import (
     GRAPH_KEY,
     _name_based_specs,
@@ -36,72 +32,59 @@ from csv_state_viewer.bridge.tfcheckpoint.naming import (
     _Spec,
     _strip_key,
 )
-from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.lazystate import LazyState, LazyTensor
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+from csv_state_viewer.core.tfbundle import (
+    Bundle,
+    Entry,
+    TensorReadError,
+    TrackableObjectGraph,
+    WireError,
+    open_bundle,
+    parse_graph,
+)
 
 
-def _parse_graph(reader: Any) -> Any | None:
-    tfimport.tensorflow()
-    from tensorflow.core.protobuf import trackable_object_graph_pb2
-
-    graph = trackable_object_graph_pb2.TrackableObjectGraph()
+def _parse_graph(bundle: Bundle, entry: Entry | None) -> TrackableObjectGraph | None:
+    """The object graph, or None when there is none or it is damaged (the keys still
+    name the tensors)."""
+    if entry is None or entry.shape != ():
+        return None
     try:
-        graph.ParseFromString(reader.get_tensor(GRAPH_KEY))
-    except Exception:  # a damaged graph: the keys still name the tensors
+        graph = parse_graph(bundle.read_strings(entry)[0])
+    except (TensorReadError, WireError):
         return None
     return graph if graph.nodes else None
 
 
-# ------------------------------------------------------------------------- reading
-def _numpy_dtype(tf_dtype: Any) -> tuple[np.dtype | None, str | None, dict[str, Any]]:
-    """(dtype, error, extra metadata) of a checkpoint tensor's TensorFlow type."""
-    tf_dtype = getattr(tf_dtype, "base_dtype", tf_dtype)
-    name = getattr(tf_dtype, "name", str(tf_dtype))
-    unreadable = f"a {name} tensor is not numeric: it is listed but cannot be read"
-    if name in ("string", "resource", "variant"):
-        return None, unreadable, {}
-    try:
-        dtype = np.dtype(tf_dtype.as_numpy_dtype)
-    except (TypeError, ValueError, AttributeError):
-        return None, unreadable, {}
-    if getattr(tf_dtype, "is_quantized", False) and dtype.fields:
-        return dtype[0], None, {"tf_dtype": name}
-    if dtype.kind in "OSUVMm" and dtype.type.__module__ != "ml_dtypes":
-        return None, unreadable, {}
-    return dtype, None, {}
+def _specs(bundle: Bundle, keys: list[str], graph_entry: Entry | None) -> list[_Spec]:
+    graph = _parse_graph(bundle, graph_entry)
+    if graph is not None:
+        return _object_specs(graph, keys)
+    if graph_entry is None:
+        return _name_based_specs(keys)
+    specs = []
+    for key in keys:
+        if key != GRAPH_KEY:
+            role, rank = _role_of_key(key)
+            specs.append(_Spec(key, _strip_key(key), {**role, "checkpoint_key": key}, rank))
+    specs.sort(key=lambda s: s.rank)
+    return specs
 
 
-class _Reader:
-    """The CheckpointReader of an open state, shared by its loaders, closed once."""
+class _Shared:
+    """The open checkpoint of a state, shared by its loaders, closed once."""
 
-    def __init__(self, reader: Any, files: list[str]) -> None:
-        self._reader: Any = reader
-        self._lock = threading.Lock()
+    def __init__(self, bundle: Bundle, files: list[str]) -> None:
+        self.bundle = bundle
         self._keys = [register(f) for f in files]
 
-    def loader(self, key: str, dtype: np.dtype) -> Callable[[], np.ndarray]:
-        def load() -> np.ndarray:
-            with self._lock:
-                if self._reader is None:
-                    raise ValueError("the state is closed")
-                try:
-                    value = self._reader.get_tensor(key)
-                except Exception as err:  # OpError, IndexError on truncated data, ...
-                    raise ValueError(
-                        f"cannot read it from the checkpoint ({_one_line(err)})"
-                    ) from None
-            array = np.asarray(value)
-            if array.dtype != dtype and array.dtype.itemsize == dtype.itemsize:
-                array = array.view(dtype)
-            return array
-
-        return load
+    def loader(self, entry: Entry) -> Callable[[], np.ndarray]:
+        return lambda: self.bundle.read(entry)
 
     def close(self) -> None:
-        with self._lock:
-            self._reader = None
+        self.bundle.close()
         for key in self._keys:
             unregister(key)
         self._keys = []
@@ -116,46 +99,32 @@ def open_tf_checkpoint(path: str, progress: Progress = NO_PROGRESS) -> LazyState
     """
     path = os.fspath(path)
     prefix, format_name = _locate(path)
-    tf = tfimport.tensorflow()
+    bundle = open_bundle(prefix, path)
     try:
-        reader = tf.compat.v1.train.NewCheckpointReader(prefix)
-        shapes = reader.get_variable_to_shape_map()
-        dtypes = reader.get_variable_to_dtype_map()
-    except Exception as err:  # OpError, ValueError...: TensorFlow's message, one line
-        raise NotAStateError(
-            path, f"not a readable TensorFlow checkpoint ({_one_line(err)})"
-        ) from None
-    files = _checkpoint_files(prefix)
-    if shapes and not any(_DATA_FILE.match(os.path.basename(f)) for f in files):
-        raise NotAStateError(path, "the checkpoint's .data- files are missing")
-    keys = sorted(shapes)
-    graph = _parse_graph(reader) if GRAPH_KEY in shapes else None
-    if graph is not None:
-        specs = _object_specs(graph, keys)
-    elif GRAPH_KEY in shapes:
-        specs = []
-        for key in keys:
-            if key != GRAPH_KEY:
-                role, rank = _role_of_key(key)
-                specs.append(_Spec(key, _strip_key(key), {**role, "checkpoint_key": key}, rank))
-        specs.sort(key=lambda s: s.rank)
-    else:
-        specs = _name_based_specs(keys)
-
-    shared = _Reader(reader, files)
+        by_key = {entry.key: entry for entry in bundle.entries}
+        specs = _specs(bundle, sorted(by_key), by_key.get(GRAPH_KEY))
+        shared = _Shared(bundle, _checkpoint_files(prefix))
+    except BaseException:
+        bundle.close()
+        raise
     tensors = []
-    for index, spec in enumerate(specs):
-        check_cancelled(progress)
-        dtype, error, extra = _numpy_dtype(dtypes.get(spec.key))
-        shape = tuple(int(d) for d in shapes.get(spec.key, ()))
-        metadata = {**spec.metadata, **extra}
-        if dtype is None:
-            tensors.append(LazyTensor(spec.name, shape, None, _unreadable, metadata, error))
-        else:
-            tensors.append(
-                LazyTensor(spec.name, shape, dtype, shared.loader(spec.key, dtype), metadata)
-            )
-        progress.report(index + 1, len(specs))
+    try:
+        for index, spec in enumerate(specs):
+            check_cancelled(progress)
+            entry = by_key[spec.key]
+            metadata = {**spec.metadata, **entry.metadata}
+            if entry.error is not None or entry.dtype is None:
+                error = entry.error or "this tensor cannot be read"
+                tensors.append(
+                    LazyTensor(spec.name, entry.shape, None, _unreadable, metadata, error)
+                )
+            else:
+                loader = shared.loader(entry)
+                tensors.append(LazyTensor(spec.name, entry.shape, entry.dtype, loader, metadata))
+            progress.report(index + 1, len(specs))
+    except BaseException:
+        shared.close()
+        raise
     return LazyState(path, format_name, tensors, on_close=shared.close)
 
 
