@@ -4,6 +4,9 @@ Reading: TensorFlow checkpoints (prefix, ``.index``, folder), SavedModel folders
 ``.keras`` and ``.weights.h5``, legacy Keras ``.h5``. Writing: a checkpoint prefix (each
 tensor a variable under its own name, or with ``model`` the model's own checkpoint), and
 ``.keras`` / ``.weights.h5`` through a model.
+
+Checkpoints and SavedModels are read by our own parser (:mod:`csv_state_viewer.core.tfbundle`),
+in the calling process; only writing them needs TensorFlow (and the worker).
 """
 
 from __future__ import annotations
@@ -55,9 +58,9 @@ def register_all() -> None:
             open=_lazy("tfcheckpoint", "open_tf_checkpoint"),
             save=_save_checkpoint,
             save_options=MODEL_OPTIONS,
-            needs_tensorflow=True,
+            reads_with_tensorflow=False,
+            writes_with_tensorflow=True,
             takes_model=True,
-            one_at_a_time=True,
             writes_prefix=True,
             marker_suffix=".index",
         )
@@ -69,8 +72,6 @@ def register_all() -> None:
             label="TensorFlow SavedModel",
             extensions=(),
             binary=True,
-            needs_tensorflow=True,
-            one_at_a_time=True,
             sniff=_lazy("tfcheckpoint", "looks_like_saved_model"),
             open=_lazy("tfcheckpoint", "open_tf_checkpoint"),
         )

@@ -2,9 +2,10 @@
 
 Everything format-specific lives on its :class:`Format`: the sniff, the reader and
 writer, the names and file patterns that menus and dialogs show, and the policy the front
-ends follow (needs TensorFlow, needs a model to write, reads one file at a time, writes a
-prefix). Menus, dialogs, the CLI and the operations derive their lists from the registry
-(:mod:`csv_state_viewer.core.registry`), so a new format is one module and one line there.
+ends follow (reads or writes with TensorFlow, needs a model to write, reads one file at a
+time, writes a prefix). Menus, dialogs, the CLI and the operations derive their lists from
+the registry (:mod:`csv_state_viewer.core.registry`), so a new format is one module and one
+line there.
 """
 
 from __future__ import annotations
@@ -50,7 +51,12 @@ class Format:
     variants: tuple[tuple[str, Mapping[str, Any]], ...] = ()  # (label, save options) choices
     fallback: bool = False  # unless its extension matches, tried last (CSV reads any text)
     binary: bool = False  # its files are not text: text under its extension is not it
-    needs_tensorflow: bool = False  # its reader or writer imports TensorFlow or Keras
+    # Its reader and writer import TensorFlow or Keras; ``reads_with_tensorflow`` and
+    # ``writes_with_tensorflow`` say it per direction (each defaults to this). Afterwards
+    # all three are booleans, and this one says whether either direction does.
+    needs_tensorflow: bool = False
+    reads_with_tensorflow: bool | None = None
+    writes_with_tensorflow: bool | None = None
     needs_model: bool = False  # writing needs a model (passed as the ``model`` option)
     takes_model: bool = False  # writing can take a model (what `apply` may write to)
     holds_model: bool = False  # a file holds a whole model that can be loaded and written into
@@ -58,6 +64,14 @@ class Format:
     writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
     writes_folder: bool = False  # can write a folder of files (one per tensor)
     marker_suffix: str = ""  # a prefix write exists when PREFIX + this exists (".index")
+
+    def __post_init__(self) -> None:
+        reads, writes = self.reads_with_tensorflow, self.writes_with_tensorflow
+        reads = self.needs_tensorflow if reads is None else reads
+        writes = self.needs_tensorflow if writes is None else writes
+        object.__setattr__(self, "reads_with_tensorflow", reads)
+        object.__setattr__(self, "writes_with_tensorflow", writes)
+        object.__setattr__(self, "needs_tensorflow", reads or writes)
 
     @property
     def display_name(self) -> str:

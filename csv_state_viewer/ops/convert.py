@@ -71,7 +71,7 @@ def convert(
         destination, fmt, overwrite=options.overwrite, sources=sources, produced=produced
     )
     return isolation.run(
-        isolation.isolating(format_for_reading(source, options.layout), fmt),
+        isolation.isolating(reads=(format_for_reading(source, options.layout),), writes=(fmt,)),
         f"converting {source}",
         "csv_state_viewer.ops.convert:convert_here",
         source,
@@ -118,7 +118,7 @@ def export(
     check_destination(destination, fmt, overwrite=options.overwrite, sources=sources)
     if state.errors and not options.skip_bad:
         raise hinted(BadRowsError(state.path, state.errors), Hint.SKIP_BAD)
-    if not isolation.isolating(fmt):
+    if not isolation.isolating(writes=(fmt,)):
         return save_here(state, destination, options, progress=progress)
     # the worker cannot read this process's state: its tensors travel with the call
     tensors = state.read_all(Span(progress, 0, 500), skip_bad=True)

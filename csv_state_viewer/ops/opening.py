@@ -26,13 +26,15 @@ def open_state(
     path: str, progress: Progress = NO_PROGRESS, layout: str | None = None, **options: Any
 ) -> State:
     """Open ``path`` lazily, as :func:`csv_state_viewer.open_state` does, but with
-    TensorFlow formats opened in the worker process (reads go there too). ``layout``
-    names the format when the content fits several."""
+    formats whose reader needs TensorFlow (Keras files) opened in the worker process
+    (reads go there too; checkpoints are read here). ``layout`` names the format when the
+    content fits several."""
     path = os.fspath(path)
     fmt = format_for_reading(path, layout)
-    if options and isolating(fmt):
+    isolate = isolating(reads=(fmt,))
+    if options and isolate:
         raise UnsupportedFormatError(f"{path}: the {fmt.name} format has no reading options")
-    if isolating(fmt):
+    if isolate:
         from csv_state_viewer.ops.tfworker import shared_worker
 
         return shared_worker().open_state(path, progress)

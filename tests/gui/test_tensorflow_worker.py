@@ -1,9 +1,12 @@
 """TensorFlow cannot take the viewer down: its formats open in the worker process, a crash
-there is one line in the viewer, every other open file stays, the next use starts anew."""
+there is one line in the viewer, every other open file stays, the next use starts anew.
+Checkpoints are read by our own reader in the viewer's process: the hostile one that made
+TensorFlow's reader abort is a bad row there."""
 
 from __future__ import annotations
 
 import importlib
+import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +17,7 @@ import pytest
 from pytestqt.qtbot import QtBot
 
 from csv_state_viewer.gui.mainwindow import MainWindow
+from csv_state_viewer.ops.imports import use_model_imports
 from csv_state_viewer.ops.tfworker import shared_worker
 
 from .conftest import SAMPLES
@@ -46,14 +50,36 @@ def test_a_crash_in_tensorflow_is_one_line_and_keeps_the_other_files(
     first_pid = shared_worker().pid
     assert first_pid is not None
 
+    # What TensorFlow's reader aborted on opens here, without the worker: one bad row.
     bad = hostile.write_negative_dim_checkpoint(tmp_path) + ".index"
-    with qtbot.waitSignal(window.open_failed, timeout=WAIT) as failed:
-        window.open_file(bad)
+    open_and_wait(qtbot, window, bad)
+    checkpoint = window.roots[2].state
+    assert checkpoint is not None
+    assert [p.message for p in checkpoint.errors] == [
+        "its index entry declares a negative dimension [-1, 4]"
+    ]
+    assert shared_worker().pid == first_pid
+
+    # A crash in the worker's native code (here a module it imports aborts) is one line.
+    aborts = tmp_path / "aborts_on_import.py"
+    aborts.write_text("import os\nos.abort()\n")
+    again = tmp_path / "again.keras"
+    shutil.copyfile(SAMPLES / "mlp_adam.keras", again)
+    use_model_imports([str(aborts)])
+    try:
+        with qtbot.waitSignal(window.open_failed, timeout=WAIT) as failed:
+            window.open_file(str(again))
+    finally:
+        use_model_imports([])
     path, message = failed.args
-    assert path == bad
-    assert message.startswith(f"the TensorFlow worker stopped (signal 6) while reading {bad}")
+    assert path == str(again)
+    assert message.startswith(f"the TensorFlow worker stopped (signal 6) while reading {again}")
     assert "\n" not in message
-    assert [root.label for root in window.roots] == ["mlp_adam.csv", "mlp_adam.keras"]
+    assert [root.label for root in window.roots] == [
+        "mlp_adam.csv",
+        "mlp_adam.keras",
+        "negative.index",
+    ]
 
     # the CSV never needed the worker; the .keras file reopens in a new worker on its next read
     csv_state = window.roots[0].state

@@ -1,7 +1,9 @@
 """The TensorFlow worker process: calls, progress, cancel, errors, deaths and remote states.
 
 Real processes throughout; TensorFlow is imported by the worker (and by this process only
-to write a checkpoint and read it in-process for comparison).
+to write a checkpoint and read it in-process for comparison). Checkpoints are read by our
+own reader, in the calling process: the hostile checkpoint that made TensorFlow abort the
+worker is a one-line bad row there.
 """
 
 from __future__ import annotations
@@ -274,7 +276,7 @@ def test_a_closed_state_is_closed_in_the_worker(worker: TensorFlowWorker, tmp_pa
 
 # ---------------------------------------------------------------- hostile checkpoint
 def test_tensorflow_aborts_on_a_negative_dimension(hostile: ModuleType, tmp_path: Path) -> None:
-    """The premise: TensorFlow's reader aborts the process (so it must run elsewhere)."""
+    """The premise: TensorFlow's reader aborts the process (so checkpoints are read by our own)."""
     prefix = hostile.write_negative_dim_checkpoint(tmp_path)
     script = (
         "import resource, sys; resource.setrlimit(resource.RLIMIT_CORE, (0, 0)); "
@@ -293,39 +295,51 @@ def test_tensorflow_aborts_on_a_negative_dimension(hostile: ModuleType, tmp_path
     assert "survived" not in result.stdout
 
 
-def test_a_hostile_checkpoint_kills_the_worker_not_us(
-    worker: TensorFlowWorker, hostile: ModuleType, tmp_path: Path
+def test_a_hostile_checkpoint_is_one_line_here_and_no_worker_is_used(
+    worker: TensorFlowWorker, hostile: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    good = hostile.write_good_checkpoint(tmp_path)  # the same writer, honest shapes
-    with worker.open_state(good) as state:
-        for name, array in hostile.good_arrays().items():
-            np.testing.assert_array_equal(state.read(name), array)
-    pid = worker.pid
+    """Where TensorFlow's reader aborted, our own reader gives a one-line bad row, in this
+    process: opening a checkpoint no longer goes to the worker, which stays as it was."""
+    from csv_state_viewer.ops.opening import open_state
+
+    pid = worker.call("asking", "os:getpid")
     bad = hostile.write_negative_dim_checkpoint(tmp_path) + ".index"
-    with pytest.raises(WorkerStoppedError) as caught:
-        worker.open_state(bad)
-    message = str(caught.value)
-    assert message.startswith(f"the TensorFlow worker stopped (signal 6) while reading {bad}")
-    assert message.endswith(": Check failed: size >= 0 (-1 vs. 0)")
-    assert "\n" not in message
-    assert caught.value.how == "signal 6"
-    assert worker.call("counting", "hostile:count", 1, 0.0) == 1
-    assert worker.pid not in (pid, None)
+    with monkeypatch.context() as patched:
+        patched.setattr(TensorFlowWorker, "call", lambda *a, **k: pytest.fail("worker used"))
+        with open_state(bad) as state:
+            assert not isinstance(state, RemoteState)
+            np.testing.assert_array_equal(
+                state.read("dense/bias"), hostile.good_arrays()["dense/bias"]
+            )
+            [problem] = state.errors
+            assert str(problem) == (
+                f"{bad}: 'dense/kernel': its index entry declares a negative dimension [-1, 4]"
+            )
+            with pytest.raises(RowError, match="negative dimension"):
+                state.read(state.entries[1])
+    with worker.open_state(bad) as remote:  # the worker reads it the same way, and lives
+        assert [str(p) for p in remote.errors] == [str(problem)]
+    assert worker.call("asking", "os:getpid") == pid
 
 
 SCRIPT = """
 import json, sys
 import PySide6.QtCore  # as the viewer's script: a worker that ran this again would load Qt
+from csv_state_viewer.ops.opening import open_state
 from csv_state_viewer.ops.tfworker import TensorFlowWorker
 
 if __name__ == "__main__":
-    worker = TensorFlowWorker()
-    with worker.open_state(sys.argv[1]) as state:
+    with open_state(sys.argv[1]) as state:  # a checkpoint: read here, without TensorFlow
         values = {name: state.read(name).tolist() for name in state.names()}
+    checkpoint_here = [name for name in ("tensorflow", "keras") if name in sys.modules]
+    worker = TensorFlowWorker()
+    with worker.open_state(sys.argv[2]) as state:  # a .keras file: Keras, in the worker
+        keras_names = state.names()
     there = worker.call("asking", "hostile:loaded", "tensorflow", "PySide6", "matplotlib")
     here = [name for name in ("tensorflow", "keras") if name in sys.modules]
     worker.shutdown()
-    print(json.dumps({"here": here, "there": there, "values": values}))
+    print(json.dumps({"checkpoint_here": checkpoint_here, "here": here, "there": there,
+                      "values": values, "keras_names": keras_names}))
 """
 
 
@@ -333,9 +347,10 @@ def test_the_calling_process_never_imports_tensorflow(hostile: ModuleType, tmp_p
     script = tmp_path / "viewer_like.py"
     script.write_text(SCRIPT)
     prefix = hostile.write_good_checkpoint(tmp_path)
+    keras_file = str(SAMPLES / "mlp_adam.keras")
     env = {**os.environ, "PYTHONPATH": os.path.dirname(hostile.__file__)}
     result = subprocess.run(
-        [sys.executable, str(script), prefix],
+        [sys.executable, str(script), prefix, keras_file],
         capture_output=True,
         text=True,
         timeout=120,
@@ -344,9 +359,11 @@ def test_the_calling_process_never_imports_tensorflow(hostile: ModuleType, tmp_p
     )
     assert result.returncode == 0, result.stderr
     seen = json.loads(result.stdout)
-    assert seen["here"] == []
+    assert seen["checkpoint_here"] == seen["here"] == []
     assert seen["there"] == ["tensorflow"]
     assert seen["values"] == {k: v.tolist() for k, v in hostile.good_arrays().items()}
+    with api.open_state(keras_file) as state:
+        assert seen["keras_names"] == state.names()
 
 
 # ------------------------------------------------------------------------ shutdown
@@ -367,22 +384,46 @@ def test_shutdown_leaves_no_process(worker: TensorFlowWorker) -> None:
             os.kill(pid, 0)
 
 
-@pytest.mark.parametrize("command", ["info", "validate", "convert"])
-def test_the_command_line_survives_a_hostile_checkpoint(
-    hostile: ModuleType, tmp_path: Path, command: str
+@pytest.mark.parametrize(("command", "code"), [("info", 0), ("validate", 1), ("convert", 1)])
+def test_the_command_line_reads_a_hostile_checkpoint_itself(
+    hostile: ModuleType, tmp_path: Path, command: str, code: int
 ) -> None:
-    """csv-state prints one line and exits 2 where TensorFlow's reader aborts; no core."""
+    """Where TensorFlow's reader aborted (and then the worker died), csv-state now reads the
+    checkpoint itself and names the bad tensor on one line; nothing is written, no core."""
     import shutil
 
     bad = hostile.write_negative_dim_checkpoint(tmp_path) + ".index"
     exe = shutil.which("csv-state", path=str(Path(sys.executable).parent)) or "csv-state"
     args = [exe, command, bad] + ([str(tmp_path / "out.csv")] if command == "convert" else [])
     result = subprocess.run(args, capture_output=True, text=True, timeout=120, check=False)
-    assert result.returncode == 2, result.stderr
-    assert result.stdout == ""
-    assert result.stderr.count("\n") == 1, result.stderr
-    doing = "converting" if command == "convert" else "reading"
-    assert result.stderr.startswith(
-        f"csv-state: the TensorFlow worker stopped (signal 6) while {doing} {bad}: Check failed"
-    )
+    assert result.returncode == code, result.stderr
+    line = f"{bad}: 'dense/kernel': its index entry declares a negative dimension [-1, 4]"
+    assert line in (result.stdout + result.stderr).splitlines()
+    assert "worker" not in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr
     assert not [p for p in os.listdir(tmp_path) if p.startswith("core") or p == "out.csv"]
+
+
+def test_csv_state_info_on_a_checkpoint_imports_no_tensorflow(
+    hostile: ModuleType, tmp_path: Path
+) -> None:
+    prefix = hostile.write_good_checkpoint(tmp_path)
+    code = (
+        "import sys\n"
+        "from csv_state_viewer.cli.main import main\n"
+        "rc = main(['info', sys.argv[1]])\n"
+        "loaded = [m for m in ('tensorflow', 'keras', 'csv_state_viewer.ops.tfworker')"
+        " if m in sys.modules]\n"
+        "print('LOADED', loaded)\n"
+        "sys.exit(rc)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code, prefix],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "dense/kernel" in result.stdout
+    assert result.stdout.splitlines()[-1] == "LOADED []"
