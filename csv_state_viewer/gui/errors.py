@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import traceback
 
+from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QMessageBox, QWidget
 
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
+from csv_state_viewer.core.formatting import safe_lines
 from csv_state_viewer.core.messages import VIEWER, advice
 
 
@@ -28,11 +30,16 @@ def describe(error: BaseException) -> tuple[str, str]:
 
 
 def error_box(parent: QWidget | None, title: str, message: str, details: str = "") -> QMessageBox:
-    """A non-blocking error dialog (shown, not exec'd, so tests and workers never block)."""
-    box = QMessageBox(QMessageBox.Icon.Critical, title, message, QMessageBox.StandardButton.Ok)
+    """A non-blocking error dialog (shown, not exec'd, so tests and workers never block).
+
+    Messages name files and tensors: they are shown as plain text (never as markup), with
+    control, bidi and zero-width characters escaped."""
+    box = QMessageBox(QMessageBox.Icon.Critical, title, "", QMessageBox.StandardButton.Ok)
+    box.setTextFormat(Qt.TextFormat.PlainText)
+    box.setText(safe_lines(message))
     box.setParent(parent, box.windowFlags())
     if details and details != message:
-        box.setDetailedText(details)
+        box.setDetailedText(safe_lines(details))
     box.setObjectName("error_box")
     box.show()
     return box

@@ -28,6 +28,7 @@ from PySide6.QtWidgets import (
 )
 
 from csv_state_viewer.core.analysis.tree import FILE, Node
+from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.gui import menus
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths
@@ -322,7 +323,7 @@ class MainWindow(QMainWindow):
         if name in self._stale_panes:
             self._stale_panes.discard(name)
             self.panes[name].show_nodes(nodes)
-        roots = {n.root().label for n in nodes}
+        roots = {display_name(n.root().label) for n in nodes}
         self.setWindowTitle(
             f"{', '.join(sorted(roots))} - csv-state-viewer" if roots else "csv-state-viewer"
         )

@@ -2,6 +2,8 @@
 
 It only adapts a :class:`~csv_state_viewer.bridge.mapping.MappingReport` (problems first,
 as ``csv-state apply`` prints it); it never loads a model or shows anything itself.
+Names are shown escaped and long ones elided (the tooltip has them whole); the rows
+(:data:`ROW_ROLE`) keep the real names.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from PySide6.QtCore import (
 from PySide6.QtGui import QBrush, QColor
 
 from csv_state_viewer.bridge.mapping import MATCHED, MappingReport, MappingRow
+from csv_state_viewer.core.formatting import display_name, safe_text
 
 COL_STATUS = 0
 COL_ROLE = 1
@@ -124,9 +127,9 @@ class MappingTableModel(QAbstractTableModel):
         if column == COL_ROLE:
             return row.role
         if column == COL_STATE:
-            return row.state_name or "-"
+            return display_name(row.state_name) if row.state_name else "-"
         if column == COL_TARGET:
-            return row.target or "-"
+            return display_name(row.target) if row.target else "-"
         if column == COL_STATE_SHAPE:
             return shape_text(row.state_shape)
         if column == COL_TARGET_SHAPE:
@@ -147,5 +150,8 @@ class MappingTableModel(QAbstractTableModel):
         if row.cast:
             parts.append(f"cast {dtype_text(row)}")
         if row.how:
-            parts.append(row.how)
+            parts.append(safe_text(row.how))
+        names = [safe_text(name) for name in (row.state_name, row.target) if name]
+        if any(display_name(name) != name for name in names):  # shown shortened
+            parts.append(" -> ".join(names))
         return "; ".join(parts)

@@ -7,12 +7,14 @@ from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
 from csv_state_viewer import __version__
 from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.core.format import Format, WriteChoice
+from csv_state_viewer.core.formatting import display_name, safe_text
 from csv_state_viewer.core.layouts.matrixtext import parse_scale
 from csv_state_viewer.core.registry import (
     file_stem,
@@ -116,8 +118,9 @@ def _enable(menus: Menus, on: bool) -> None:
 def fill_recent(window: MainWindow, paths: list[str]) -> None:
     menu = window.menus.recent
     menu.clear()
-    for path in paths:
-        _action(window, menu, path, partial(window.open_file, path))
+    for path in paths:  # shown escaped, with any & as itself, not a shortcut key
+        text = safe_text(path).replace("&", "&&")
+        _action(window, menu, text, partial(window.open_file, path))
     menu.setEnabled(bool(paths))
     if paths:
         menu.addSeparator()
@@ -158,7 +161,10 @@ def ask_layout(
     box = QMessageBox(window)
     box.setObjectName("layout_choice")
     box.setWindowTitle("Choose how to read the file")
-    box.setText(f"{os.path.basename(path)} can be read in {len(fitting)} ways. Read it as:")
+    box.setTextFormat(Qt.TextFormat.PlainText)  # a file name is not markup
+    box.setText(
+        f"{display_name(os.path.basename(path))} can be read in {len(fitting)} ways. Read it as:"
+    )
     buttons = {box.addButton(f.display_name, QMessageBox.ButtonRole.ActionRole): f for f in fitting}
     box.addButton(QMessageBox.StandardButton.Cancel)
 

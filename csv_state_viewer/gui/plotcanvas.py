@@ -1,4 +1,9 @@
-"""An embedded Matplotlib figure with its toolbar; redraws are coalesced, saves are atomic."""
+"""An embedded Matplotlib figure with its toolbar; redraws are coalesced, saves are atomic.
+
+Text drawn on a figure goes through :func:`plot_text` or :meth:`PlotCanvas.show_message`:
+names from files are escaped and long ones elided, and a ``$`` is drawn as itself rather
+than starting Matplotlib's math mode (a name such as ``a$\\x$`` fails to draw otherwise).
+"""
 
 from __future__ import annotations
 
@@ -9,12 +14,22 @@ from matplotlib.figure import Figure
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from csv_state_viewer.core.atomic import atomic_path
+from csv_state_viewer.core.formatting import display_name, safe_lines
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 SAVE_FILTER = "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
 MESSAGE_COLOR = "0.35"
 ERROR_COLOR = "firebrick"
 MARGINS = {"left": 0.11, "right": 0.97, "bottom": 0.1, "top": 0.93}
+
+
+def _literal(text: str) -> str:
+    return text.replace("$", r"\$")  # Matplotlib: an escaped dollar is not math mode
+
+
+def plot_text(name: str) -> str:
+    """A name as a title or legend label draws it: escaped, elided when long, literal."""
+    return _literal(display_name(name))
 
 
 class PlotCanvas(QWidget):
@@ -56,7 +71,7 @@ class PlotCanvas(QWidget):
         self.figure.text(
             0.5,
             0.5,
-            text,
+            _literal(safe_lines(text)),
             ha="center",
             va="center",
             wrap=True,

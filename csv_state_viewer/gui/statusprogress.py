@@ -14,8 +14,9 @@ from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QObject
-from PySide6.QtWidgets import QLabel, QProgressBar, QStatusBar, QToolButton
+from PySide6.QtWidgets import QProgressBar, QStatusBar, QToolButton
 
+from csv_state_viewer.gui.safelabel import SafeLabel
 from csv_state_viewer.gui.tasks import Job, TaskFn, TaskSlot
 
 CANCELLED = "Cancelled"
@@ -27,7 +28,7 @@ class StatusProgress(QObject):
 
     def __init__(self, status_bar: QStatusBar, parent: QObject | None = None) -> None:
         super().__init__(parent)
-        self.label = QLabel()
+        self.label = SafeLabel()  # texts name files: shown escaped, plain text
         self.bar = QProgressBar()
         self.bar.setMaximumWidth(220)
         self.bar.setTextVisible(True)

@@ -4,6 +4,12 @@ One root row per open file. Internal pointers are the core :class:`Node` objects
 the model keeps alive through :attr:`roots`. A tensor's problem is asked of its state and
 its difference of the window's :class:`Comparison`; the model keeps no copy of either.
 The model never opens dialogs or prints.
+
+Names come from files: the Name column shows them escaped (control, bidi and zero-width
+characters as ``\x1b``, ``\u202e``...) and, beyond
+:data:`~csv_state_viewer.core.formatting.DISPLAY_NAME_LIMIT` characters, elided in the
+middle; the tooltip holds the whole escaped name. Sorting, filtering and everything that
+uses the node (:data:`NODE_ROLE`) see the real name.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from PySide6.QtWidgets import QApplication, QStyle
 
 from csv_state_viewer.core.analysis.diff import DiffStatus, TensorDiff
 from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, Totals, totals
-from csv_state_viewer.core.formatting import human_bytes, shape_text
+from csv_state_viewer.core.formatting import display_name, human_bytes, safe_text, shape_text
 from csv_state_viewer.gui.context import Comparison
 
 NAME, SHAPE, DTYPE, PARAMETERS, SIZE, DIFFERENCE = range(6)
@@ -187,7 +193,7 @@ class TensorTreeModel(QAbstractItemModel):
 
     def _display(self, node: Node, column: int) -> str:
         if column == NAME:
-            return node.label
+            return display_name(node.label)
         entry = node.entry
         if node.kind != TENSOR or entry is None:
             if column == PARAMETERS:
@@ -222,12 +228,15 @@ class TensorTreeModel(QAbstractItemModel):
         return self._display(node, column)
 
     def _tooltip(self, node: Node) -> str:
-        if node.error is not None:
-            return node.error
+        error = node.error
+        if error is not None:
+            if display_name(node.label) != node.label:  # elided or escaped: say whose
+                return f"{safe_text(node.name)}: {safe_text(error)}"
+            return safe_text(error)
         if node.kind == FILE and node.state is not None and node.state.errors:
             count = len(node.state.errors)
             return f"{count} bad row{'s' if count != 1 else ''}; the others are readable"
-        return node.name
+        return safe_text(node.name)  # whole: the Name column may show it elided
 
     def _icon(self, node: Node) -> Any:
         style = QApplication.style()

@@ -16,6 +16,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.formatting import safe_text
+
 PATH_ROLE = Qt.ItemDataRole.UserRole + 1
 
 
@@ -71,12 +73,12 @@ class WelcomeView(QWidget):
     def _fill(widget: QListWidget, paths: list[Path], empty: str) -> None:
         widget.clear()
         for path in paths:
-            item = QListWidgetItem(path.name)
-            item.setToolTip(str(path))
+            item = QListWidgetItem(safe_text(path.name))  # file names shown escaped
+            item.setToolTip(safe_text(str(path)))
             item.setData(PATH_ROLE, str(path))
             if not os.path.exists(path):
                 item.setFlags(item.flags() & ~Qt.ItemFlag.ItemIsEnabled)
-                item.setToolTip(f"{path} (not found)")
+                item.setToolTip(f"{safe_text(str(path))} (not found)")
             widget.addItem(item)
         if not paths:
             placeholder = QListWidgetItem(empty)

@@ -25,7 +25,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -38,9 +37,11 @@ from PySide6.QtWidgets import (
 from csv_state_viewer.core.atomic import check_folder
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.format import WriteChoice
+from csv_state_viewer.core.formatting import safe_lines, safe_text
 from csv_state_viewer.core.registry import file_stem, format_named, write_choices
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.safelabel import SafeLabel
 from csv_state_viewer.ops.convert import Converted, ConvertOptions, convert
 
 WAITING, CONVERTING, DONE, FAILED = "waiting", "converting", "done", "failed"
@@ -136,7 +137,7 @@ class ConvertDialog(QDialog):
             self.format_combo.addItem(choice.label, choice)
         self.overwrite_check = QCheckBox("Overwrite existing")
         self.skip_bad_check = QCheckBox("Skip bad rows")
-        self.status_label = QLabel("Add files, or drop them here.")
+        self.status_label = SafeLabel("Add files, or drop them here.")
         self.convert_button = QPushButton("Convert")
         self.cancel_button = QPushButton("Cancel")
         close_button = QPushButton("Close")
@@ -187,8 +188,8 @@ class ConvertDialog(QDialog):
             self.results.append(None)
             row = self.table.rowCount()
             self.table.insertRow(row)
-            item = QTableWidgetItem(os.path.basename(path))
-            item.setToolTip(path)
+            item = QTableWidgetItem(safe_text(os.path.basename(path)))
+            item.setToolTip(safe_text(path))
             self.table.setItem(row, COL_FILE, item)
             self._set_row(row, WAITING, "")
         if self.files and not self.folder_edit.text().strip():
@@ -224,8 +225,8 @@ class ConvertDialog(QDialog):
         if status in STATUS_COLORS:
             item.setForeground(STATUS_COLORS[status])
         self.table.setItem(row, COL_STATUS, item)
-        item = QTableWidgetItem(result)
-        item.setToolTip(details or result)
+        item = QTableWidgetItem(safe_text(result))
+        item.setToolTip(safe_lines(details or result))
         self.table.setItem(row, COL_RESULT, item)
 
     def _update_buttons(self) -> None:

@@ -21,7 +21,6 @@ from PySide6.QtWidgets import (
     QFormLayout,
     QHBoxLayout,
     QHeaderView,
-    QLabel,
     QLineEdit,
     QProgressBar,
     QPushButton,
@@ -37,6 +36,7 @@ from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe, show_error
 from csv_state_viewer.gui.mappingmodel import MappingTableModel
+from csv_state_viewer.gui.safelabel import SafeLabel
 from csv_state_viewer.ops.imports import use_model_imports
 from csv_state_viewer.ops.writing import (
     WriteRequest,
@@ -134,11 +134,11 @@ class WriteModelDialog(QDialog):
         self.table.setModel(self.table_model)
         self.table.setSelectionBehavior(QAbstractItemView.SelectionBehavior.SelectRows)
         self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        self.summary_label = QLabel()
+        self.summary_label = SafeLabel()
         self.summary_label.setWordWrap(True)
         self.progress_bar = QProgressBar()
         self.progress_bar.hide()
-        self.status_label = QLabel()
+        self.status_label = SafeLabel()  # messages name tensors and files
         self.status_label.setWordWrap(True)
         self.status_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
 

@@ -5,18 +5,20 @@ from __future__ import annotations
 import math
 import os
 
-from PySide6.QtWidgets import QLabel, QVBoxLayout, QWidget
+from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from csv_state_viewer.core.analysis.diff import DiffStatus, TensorDiff, differences
 from csv_state_viewer.core.analysis.stats import Histogram, histogram
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane, save_canvas
 from csv_state_viewer.gui.panes.histogram import plot_histogram, series_notes
 from csv_state_viewer.gui.plotcanvas import PlotCanvas
+from csv_state_viewer.gui.safelabel import SafeLabel
 
 NO_COMPARISON = "Use File ▸ Compare with… to compare this state with another"
 STATUS_TEXT = {
@@ -36,7 +38,7 @@ def _number(value: float | None) -> str:
 
 def summary(diff: TensorDiff) -> str:
     """The numbers of a tensor's comparison, one fact per line."""
-    lines = [f"{diff.name}: {STATUS_TEXT[diff.status]}"]
+    lines = [f"{display_name(diff.name)}: {STATUS_TEXT[diff.status]}"]
     for side, shape, dtype in (
         ("A", diff.shape_a, diff.dtype_a),
         ("B", diff.shape_b, diff.dtype_b),
@@ -65,7 +67,7 @@ class ComparePane(Pane):
         super().__init__(context, parent)
         self.histogram: Histogram | None = None
         self.diff: TensorDiff | None = None
-        self.summary = QLabel()
+        self.summary = SafeLabel()  # names shown escaped, plain text
         self.summary.setWordWrap(True)
         self.canvas = PlotCanvas(self)
         layout = QVBoxLayout(self)
@@ -90,12 +92,13 @@ class ComparePane(Pane):
             return
         if node.root() is not comparison.root:
             self.canvas.show_message(
-                f"{node.name} is not in the compared file {comparison.root.name}"
+                f"{display_name(node.name)} is not in the compared file "
+                f"{display_name(comparison.root.name)}"
             )
             return
         diff = comparison.diff_of(node)
         if diff is None:
-            self.canvas.show_message(f"{node.name} was not compared")
+            self.canvas.show_message(f"{display_name(node.name)} was not compared")
             return
         self.diff = diff
         self.summary.setText(summary(diff))
@@ -112,7 +115,7 @@ class ComparePane(Pane):
         comparison = self.context.comparison
         entry_b = comparison.other_entry(node) if comparison is not None else None
         if comparison is None or entry_b is None:
-            self.canvas.show_message(f"{node.name} is not in the compared state")
+            self.canvas.show_message(f"{display_name(node.name)} is not in the compared state")
             return
         state_b = comparison.other
         context = self.context
@@ -161,7 +164,7 @@ class ComparePane(Pane):
                 "no element-wise comparison"
             )
         if diff.status is DiffStatus.ONLY_IN_A:
-            return f"{diff.name} is only in this file"
+            return f"{display_name(diff.name)} is only in this file"
         if diff.status is DiffStatus.ONLY_IN_B:
-            return f"{diff.name} is only in the compared state"
-        return diff.message or f"{diff.name} could not be compared"
+            return f"{display_name(diff.name)} is only in the compared state"
+        return diff.message or f"{display_name(diff.name)} could not be compared"

@@ -23,11 +23,13 @@ from csv_state_viewer.core.analysis.slicing import (
     to_2d,
 )
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
+from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane, save_canvas
-from csv_state_viewer.gui.plotcanvas import PlotCanvas
+from csv_state_viewer.gui.plotcanvas import PlotCanvas, plot_text
+from csv_state_viewer.gui.safelabel import SafeLabel
 
 CMAP = "RdBu_r"
 MODE_LABELS = ((RESHAPE, "Reshape to 2-D"), (SLICE, "Slice"))
@@ -55,7 +57,7 @@ class HeatmapPane(Pane):
         self.index_spins: list[QSpinBox] = []
         self._index_row = QHBoxLayout()
         self._index_row.setContentsMargins(0, 0, 0, 0)
-        self.status = QLabel()
+        self.status = SafeLabel()
         self.status.setWordWrap(True)
         self.canvas = PlotCanvas(self)
 
@@ -151,10 +153,10 @@ class HeatmapPane(Pane):
             return
         self.image_data = None
         if array.ndim == 0:
-            self._message(f"{node.name} is a scalar: {array.item()!r}")
+            self._message(f"{display_name(node.name)} is a scalar: {array.item()!r}")
             return
         if array.size == 0:
-            self._message(f"{node.name} is empty (shape {_shape_text(array.shape)})")
+            self._message(f"{display_name(node.name)} is empty (shape {_shape_text(array.shape)})")
             return
         index = tuple(spin.value() for spin in self.index_spins)
         data = to_2d(array, self.mode, index)
@@ -197,7 +199,7 @@ class HeatmapPane(Pane):
             extent=(-0.5, cols * col_step - 0.5, rows * row_step - 0.5, -0.5),
         )
         self.canvas.figure.colorbar(image, ax=ax)
-        title = f"{node.name}  {what}"
+        title = f"{plot_text(node.name)}  {what}"
         if notes:
             title += f"\n{'; '.join(notes)}"
         ax.set_title(title, fontsize="medium")

@@ -12,11 +12,13 @@ from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLay
 from csv_state_viewer.core.analysis.stats import Histogram, Series, histogram
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane, save_canvas
-from csv_state_viewer.gui.plotcanvas import PlotCanvas
+from csv_state_viewer.gui.plotcanvas import PlotCanvas, plot_text
+from csv_state_viewer.gui.safelabel import SafeLabel
 
 MAX_OVERLAY = 8
 MAX_BINS = 100_000
@@ -55,7 +57,7 @@ def plot_histogram(
     """Draw ``result`` with ``stairs``: filled for one series, outlines for an overlay."""
     drawable = [s for s in result.series if s.finite > 0]
     if not drawable:
-        names = ", ".join(s.label for s in result.series)
+        names = ", ".join(display_name(s.label) for s in result.series)
         canvas.show_message(f"{names}: no finite values to plot")
         return
     canvas.clear()
@@ -68,7 +70,7 @@ def plot_histogram(
         patch = StepPatch(
             series.counts,
             result.edges,
-            label=series.label,
+            label=plot_text(series.label),
             fill=single,
             alpha=0.85 if single else 1.0,
             linewidth=1.0 if single else 1.5,
@@ -88,7 +90,7 @@ def plot_histogram(
     ax.set_xlabel(xlabel)
     ax.set_ylabel("count (log)" if log else "count")
     if title:
-        ax.set_title(title, fontsize="medium")
+        ax.set_title(plot_text(title), fontsize="medium")
     canvas.request_draw()
 
 
@@ -120,7 +122,7 @@ class HistogramPane(Pane):
         self.bins_spin.setToolTip("Number of equal-width bins; auto is √N, at most 1024")
         self.log_check = QCheckBox("Log counts")
         self.log_check.setChecked(context.settings.log_counts())
-        self.status = QLabel()
+        self.status = SafeLabel()
         self.status.setWordWrap(True)
         self.canvas = PlotCanvas(self)
 
@@ -183,7 +185,7 @@ class HistogramPane(Pane):
     def _done(self, result: _Result) -> None:
         notes = []
         for node, err in result.failures:
-            notes.append(f"{node.name}: {describe(err)[0]}")
+            notes.append(f"{display_name(node.name)}: {describe(err)[0]}")
             self.context.read_failed(node, err)
         if result.histogram is None:
             self._set_status(notes)
@@ -211,7 +213,8 @@ class HistogramPane(Pane):
         for series in result.series:
             notes = series_notes(series)
             if notes:
-                lines.append("; ".join(notes) if single else f"{series.label}: {'; '.join(notes)}")
+                name = display_name(series.label)
+                lines.append("; ".join(notes) if single else f"{name}: {'; '.join(notes)}")
         self._set_status(lines + self._notes)
         title = result.series[0].label if single else ""
         plot_histogram(

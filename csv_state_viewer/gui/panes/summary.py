@@ -3,6 +3,10 @@
 A tensor shows its properties, metadata and statistics; a file or scope shows totals
 and statistics over all its readable tensors (computed in a worker, cancellable), a file
 also its problems. Statistics of a tensor come from the shared cache when known.
+
+Names and paths are shown escaped and long names elided in the middle
+(:func:`~csv_state_viewer.core.formatting.display_name`), whole in their tooltips; the
+metadata is JSON with every non-ASCII character escaped.
 """
 
 from __future__ import annotations
@@ -34,13 +38,14 @@ from PySide6.QtWidgets import (
 from csv_state_viewer.core.analysis.stats import TensorStats, combine
 from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, totals
 from csv_state_viewer.core.errors import RowError
-from csv_state_viewer.core.formatting import human_bytes, shape_text
+from csv_state_viewer.core.formatting import display_name, human_bytes, safe_text, shape_text
 from csv_state_viewer.core.layouts.values import DECIDED_KEY
 from csv_state_viewer.core.progress import Progress, check_cancelled
 from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.safelabel import SafeLabel
 
 ERROR = "error"  # field_text key of the error shown instead of statistics
 NONE = "—"
@@ -79,6 +84,7 @@ class Row(NamedTuple):
     text: str
     highlight: bool = False  # red and bold: NaN, Inf, bad rows
     tip: float | None = None  # exact value for the tooltip
+    whole: str = ""  # the tooltip of a text shown shortened (a long name)
 
 
 @dataclass(frozen=True)
@@ -95,8 +101,8 @@ def tensor_rows(node: Node) -> list[Row]:
     assert entry is not None and state is not None
     span = entry.span
     return [
-        Row("name", "Name", entry.name or NONE),
-        Row("file", "File", _file_of(state.path, entry)),
+        _name_row(entry.name),
+        Row("file", "File", safe_text(_file_of(state.path, entry))),
         Row("format", "Format", state.format_name or NONE),
         Row("encoding", "Encoding", entry.encoding or NONE),
         Row("line", "Line in file", str(entry.line or NONE)),
@@ -106,6 +112,11 @@ def tensor_rows(node: Node) -> list[Row]:
         Row("parameters", "Parameters", f"{entry.size:,}"),
         Row("decoded", "Decoded size", bytes_text(entry.nbytes)),
     ]
+
+
+def _name_row(name: str) -> Row:
+    """The Name row: escaped, elided when long, whole (escaped) in its tooltip."""
+    return Row("name", "Name", display_name(name) if name else NONE, whole=safe_text(name))
 
 
 def _file_of(path: str, entry: TensorEntry) -> str:
@@ -125,7 +136,7 @@ def group_rows(node: Node) -> list[Row]:
     counts = totals(node)
     spans = [n.entry.span for n in node.tensors() if n.entry is not None and n.entry.span]
     in_file = sum(end - start for start, end in spans)
-    rows = [Row("name", "Name", node.name)]
+    rows = [_name_row(node.name)]
     if node.kind == FILE and node.state is not None:
         rows.append(Row("format", "Format", node.state.format_name or NONE))
     return [
@@ -214,17 +225,17 @@ class SummaryPane(Pane):
         super().__init__(context, parent)
         self.node: Node | None = None
         self._rows: dict[str, tuple[QTableWidget, int]] = {}  # key -> its table and row
-        self.heading = QLabel()
+        self.heading = SafeLabel()
         self.heading.setStyleSheet("font-weight: bold;")
         self.heading.setWordWrap(True)
         self.selection_label = QLabel()
-        self.error_label = QLabel()
+        self.error_label = SafeLabel()
         self.error_label.setWordWrap(True)
         self.error_label.setStyleSheet(_ERROR_STYLE)
         self.error_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.properties = _table()
         self.statistics = _table()
-        self.status_label = QLabel()
+        self.status_label = SafeLabel()
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(False)
@@ -320,8 +331,9 @@ class SummaryPane(Pane):
         entry, state = node.entry, node.state
         assert entry is not None and state is not None
         owner = entry.metadata.get("slot_of")
-        slot = f"Optimizer slot {node.slot!r} of {owner}"
-        self.heading.setText(slot if node.slot else f"Tensor {node.name}")
+        slot = f"Optimizer slot {node.slot!r} of {display_name(str(owner))}"
+        self.heading.setText(slot if node.slot else f"Tensor {display_name(node.name)}")
+        self.heading.setToolTip(safe_text(node.name))
         self._fill(self.properties, tensor_rows(node))
         metadata = json.dumps(entry.metadata, indent=2, sort_keys=True, default=str)
         self.metadata.setPlainText(metadata)
@@ -350,7 +362,10 @@ class SummaryPane(Pane):
 
     # ------------------------------------------------------------------ files, scopes
     def _show_group(self, node: Node) -> None:
-        self.heading.setText(f"{'File' if node.kind == FILE else 'Scope'} {node.name}")
+        self.heading.setText(
+            f"{'File' if node.kind == FILE else 'Scope'} {display_name(node.name)}"
+        )
+        self.heading.setToolTip(safe_text(node.name))
         self._group_properties(node)
         good = [n for n in node.tensors() if n.error is None and n.entry is not None]
         if not good:
@@ -379,6 +394,7 @@ class SummaryPane(Pane):
         if node.kind == FILE and node.state is not None:
             # in line order: data errors found while reading are appended as met
             problems = sorted(node.state.errors, key=lambda p: (p.line or 0, p.name or ""))
+            # str(problem) escapes what the name, path and message hold
             self.problems.setPlainText("\n".join(map(str, problems)) or "No problems found")
             self.problems_box.setTitle(f"Problems ({len(problems)})")
             self.problems_box.show()
@@ -426,7 +442,7 @@ class SummaryPane(Pane):
         table.setRowCount(len(rows))
         for index, row in enumerate(rows):
             cells = (QTableWidgetItem(row.label), QTableWidgetItem(row.text))
-            cells[1].setToolTip(repr(row.tip) if row.tip is not None else row.text)
+            cells[1].setToolTip(repr(row.tip) if row.tip is not None else row.whole or row.text)
             for column, cell in enumerate(cells):
                 if row.highlight:
                     font = cell.font()

@@ -10,7 +10,6 @@ from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
-    QLabel,
     QTableView,
     QVBoxLayout,
     QWidget,
@@ -18,10 +17,11 @@ from PySide6.QtWidgets import (
 
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import RowError
-from csv_state_viewer.core.formatting import shape_text
+from csv_state_viewer.core.formatting import display_name, shape_text
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.safelabel import SafeLabel
 from csv_state_viewer.gui.valuesmodel import ValuesModel, check_copy_size
 
 HINT = "Select a tensor to see its values"
@@ -37,7 +37,7 @@ class ValuesPane(Pane):
     def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.node: Node | None = None
-        self.label = QLabel(HINT)
+        self.label = SafeLabel(HINT)  # names shown escaped, plain text
         self.label.setWordWrap(True)
         self.label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.model = ValuesModel(self)
@@ -77,11 +77,11 @@ class ValuesPane(Pane):
             self.values_shown.emit()
             return
         if self.node.error is not None:
-            self._set_message(f"{self.node.name}: {self.node.error}", error=True)
+            self._set_message(f"{display_name(self.node.name)}: {self.node.error}", error=True)
             self.values_shown.emit()
             return
         target = self.node
-        self._set_message(f"Loading {target.name}…")
+        self._set_message(f"Loading {display_name(target.name)}…")
 
         self.slot.submit(
             # the worker's function holds no widget: it may be released on the worker thread
@@ -101,13 +101,13 @@ class ValuesPane(Pane):
         if node is not self.node:
             return
         message = error.problem.message if isinstance(error, RowError) else describe(error)[0]
-        self._set_message(f"{node.name}: {message}", error=True)
+        self._set_message(f"{display_name(node.name)}: {message}", error=True)
         self.context.read_failed(node, error)
         self.values_shown.emit()
 
     def _progress(self, node: Node, done: int, total: int) -> None:
         if node is self.node and total > 0:
-            self._set_message(f"Loading {node.name}… {100 * done // total}%")
+            self._set_message(f"Loading {display_name(node.name)}… {100 * done // total}%")
 
     # ------------------------------------------------------------------ display
     def _set_message(self, text: str, error: bool = False) -> None:
@@ -123,7 +123,8 @@ class ValuesPane(Pane):
         if shown < total:
             rows = f"showing first {shown:,} of {rows} (scroll for more)"
         dtype = self.node.entry.dtype if self.node.entry.dtype is not None else array.dtype
-        self._set_message(f"{self.node.name}   {shape_text(array.shape)}   {dtype}   —   {rows}")
+        name = display_name(self.node.name)
+        self._set_message(f"{name}   {shape_text(array.shape)}   {dtype}   —   {rows}")
 
     # ------------------------------------------------------------------ copying
     def copy_selection(self) -> str:
