@@ -21,7 +21,11 @@ metadata also says ``{"names": "structural", "reason": "<one line>"}``.
 from __future__ import annotations
 
 import contextlib
+import math
 import re
+import struct
+import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -32,10 +36,32 @@ from csv_state_viewer.bridge.kerasfiles.reasons import _one_line, _unreadable
 from csv_state_viewer.core.dtypes import NUMERIC_KINDS, DtypeError, is_ml_dtype, resolve_dtype
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.lazystate import LazyTensor
+from csv_state_viewer.core.limits import MAX_DIMS, over_ratio, size_text
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import Progress, check_cancelled
 
 MAX_DEPTH = 64
+# What h5py raises on a damaged or hostile file (HDF5's errors are OSError, RuntimeError,
+# KeyError or ValueError; sizes beyond 64 bits OverflowError).
+H5_FAILURES: tuple[type[Exception], ...] = (
+    OSError,
+    RuntimeError,
+    ValueError,
+    TypeError,
+    OverflowError,
+)
+# Everything a reader of a Keras file turns into one NotAStateError: h5py's failures, and
+# those of zipfile, zlib, struct and the JSON parser on a damaged archive.
+READ_FAILURES: tuple[type[Exception], ...] = (
+    *H5_FAILURES,
+    KeyError,
+    MemoryError,
+    RecursionError,
+    EOFError,
+    struct.error,
+    zlib.error,
+    zipfile.BadZipFile,
+)
 
 
 # ------------------------------------------------------------------ the HDF5 source
@@ -54,7 +80,7 @@ class _H5Source:
 
         try:
             file = h5py.File(path, "r")
-        except (OSError, ValueError, RuntimeError) as err:
+        except H5_FAILURES as err:
             raise NotAStateError(path, f"not a readable HDF5 file ({_one_line(err)})") from None
         return cls(path, file, [])
 
@@ -79,9 +105,10 @@ def _closed_on_error(source: _H5Source, path: str, what: str) -> Iterator[None]:
     """Release ``source`` if the block fails; library errors become one NotAStateError."""
     try:
         yield
-    except (OSError, RuntimeError, KeyError, ValueError, TypeError) as err:
+    except READ_FAILURES as err:
         source.close()
-        raise NotAStateError(path, f"{what} ({_one_line(err)})") from None
+        detail = "more than this machine's memory holds" if isinstance(err, MemoryError) else ""
+        raise NotAStateError(path, f"{what} ({detail or _one_line(err)})") from None
     except BaseException:  # NotAStateError, Cancelled, KeyboardInterrupt...: release it too
         source.close()
         raise
@@ -192,11 +219,51 @@ def _string_list(group: Any, key: str) -> list[str]:
     return out
 
 
+def _storage_problem(dataset: Any, shape: tuple[int, ...], itemsize: int) -> str | None:
+    """Why the values ``dataset`` declares are not what its file stores, or None: checked
+    before anything is read, from HDF5's own record of the dataset's storage.
+
+    A dataset's shape is a declaration; HDF5 answers a read of storage that was never
+    written with the fill value, however large. So: values in another file (external
+    storage, a virtual dataset) are not read; a dataset that declares bytes but stores none
+    (unallocated), or an unfiltered one storing fewer bytes than it declares (chunks never
+    written), is refused; a filtered (compressed) one may declare at most
+    :func:`~csv_state_viewer.core.limits.inflation_ceiling` of what it stores.
+    """
+    if len(shape) > MAX_DIMS:
+        return f"declares {len(shape)} dimensions; at most {MAX_DIMS} are read"
+    declared = math.prod(shape) * itemsize
+    try:
+        if dataset.is_virtual:
+            return "its values are in other files (a virtual dataset), which are not read"
+        plist = dataset.id.get_create_plist()
+        if plist.get_external_count() > 0:
+            return "its values are in an external file, which is not read"
+        filtered = plist.get_nfilters() > 0
+        stored = dataset.id.get_storage_size()
+    except H5_FAILURES as err:
+        return f"its storage cannot be read ({_one_line(err)})"
+    if declared == 0:
+        return None
+    if stored == 0:
+        return f"declares {size_text(declared)} but stores 0 bytes (unallocated)"
+    if filtered:
+        return over_ratio(declared, stored)
+    if stored < declared:
+        return f"declares {size_text(declared)} but stores {size_text(stored)} (partly unallocated)"
+    return None
+
+
 def _dataset_tensor(name: str, dataset: Any, metadata: dict[str, Any]) -> LazyTensor:
     """A lazily read dataset; Keras 3 marks bfloat16 values (stored opaque) with a ``dtype``
-    attribute, which is honoured."""
-    shape = dataset.shape
-    stored = dataset.dtype
+    attribute, which is honoured. A dataset whose storage cannot back what it declares
+    (see :func:`_storage_problem`) is listed with that error and never read."""
+    try:
+        shape = dataset.shape
+        stored = dataset.dtype
+    except H5_FAILURES as err:
+        error = f"the dataset cannot be read ({_one_line(err)})"
+        return LazyTensor(name, None, None, _unreadable, metadata, error)
     if shape is None:
         return LazyTensor(name, None, None, _unreadable, metadata, "the dataset has no data")
     dtype = stored
@@ -211,11 +278,14 @@ def _dataset_tensor(name: str, dataset: Any, metadata: dict[str, Any]) -> LazyTe
     ):
         error = f"dtype {stored} is refused: only numeric and bool tensors are read"
         return LazyTensor(name, tuple(shape), None, _unreadable, metadata, error)
+    problem = _storage_problem(dataset, tuple(shape), stored.itemsize)
+    if problem is not None:
+        return LazyTensor(name, None, None, _unreadable, metadata, problem)
 
     def load() -> np.ndarray:
         try:
             value = np.asarray(dataset[()])
-        except (OSError, RuntimeError, KeyError, TypeError) as err:
+        except READ_FAILURES as err:
             raise ValueError(f"cannot read the dataset ({_one_line(err)})") from None
         return value.view(dtype) if value.dtype != dtype else value
 
@@ -264,6 +334,15 @@ def _structural_tensors(
         tensors.append(_dataset_tensor(name, dataset, metadata))
         progress.report(index + 1, len(found))
     return tensors
+
+
+def _stored_bytes(root: Any) -> int:
+    """Bytes the file's datasets store (HDF5's own record, not their declared shapes)."""
+    total = 0
+    for _name, dataset in _walk(root, "", set()):
+        with contextlib.suppress(*H5_FAILURES):
+            total += dataset.id.get_storage_size()
+    return total
 
 
 def _count_datasets(root: Any, top: str) -> int:

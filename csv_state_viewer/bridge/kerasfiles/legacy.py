@@ -20,7 +20,7 @@ import re
 from typing import Any
 
 from csv_state_viewer.bridge import kerasmodel
-from csv_state_viewer.bridge.kerasfiles.archive import MAX_CONFIG_BYTES, _optimizer_class
+from csv_state_viewer.bridge.kerasfiles.archive import _optimizer_class
 from csv_state_viewer.bridge.kerasfiles.h5source import (
     _attr_text,
     _dataset_tensor,
@@ -32,6 +32,7 @@ from csv_state_viewer.bridge.kerasfiles.h5source import (
 )
 from csv_state_viewer.bridge.kerasfiles.reasons import _unreadable
 from csv_state_viewer.core.lazystate import LazyTensor
+from csv_state_viewer.core.limits import MAX_CONFIG_BYTES
 from csv_state_viewer.core.progress import Progress, check_cancelled
 
 FORMAT_KERAS_H5 = "keras-h5"

@@ -15,6 +15,7 @@ from typing import IO
 
 import numpy as np
 
+from csv_state_viewer.core import limits
 from csv_state_viewer.core.csv import base64codec, nativeparse, textcodec
 from csv_state_viewer.core.csv.csvindex import EntryBuilder, detect_columns
 from csv_state_viewer.core.csv.csvscan import scan_rows
@@ -244,12 +245,33 @@ class CsvState(State):
 
 
 def _decompress(path: str, handle: IO[bytes], progress: Progress) -> IO[bytes]:
-    """Inflate a ``.csv.gz`` into an anonymous temporary file so it can be mapped."""
+    """Inflate a ``.csv.gz`` into an anonymous temporary file so it can be mapped.
+
+    Streamed in pieces: the first :data:`~csv_state_viewer.core.limits.SNIFF_BYTES` are
+    looked at before anything else is inflated, so binary data is refused at once; the
+    output stops at :func:`~csv_state_viewer.core.limits.inflation_ceiling` of the
+    compressed size (a decompression bomb). The temporary file has no name: closing it,
+    as every failure does, removes it.
+    """
     out = tempfile.TemporaryFile(prefix="csv-state-")  # noqa: SIM115 - returned to the caller
     total = os.fstat(handle.fileno()).st_size
+    ceiling = limits.inflation_ceiling(total)
     try:
         with gzip.GzipFile(fileobj=handle) as stream:
-            while block := stream.read(8 << 20):
+            head = stream.read(limits.SNIFF_BYTES)
+            if b"\x00" in head:  # text never holds NUL: binary, refused before inflating more
+                raise NotAStateError(path, describe_text(path, head))
+            out.write(head)
+            written = len(head)
+            while block := stream.read(limits.READ_PIECE * 8):
+                written += len(block)
+                if written > ceiling:
+                    raise NotAStateError(
+                        path,
+                        f"the gzip data inflates to more than {limits.size_text(ceiling)}, "
+                        f"over {limits.MAX_COMPRESSION_RATIO} times its "
+                        f"{limits.size_text(total)} (a decompression bomb?)",
+                    )
                 out.write(block)
                 check_cancelled(progress)
                 progress.report(handle.tell(), total)

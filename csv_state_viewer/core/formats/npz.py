@@ -8,10 +8,15 @@ width. Archives from other tools simply have no sidecar.
 
 from __future__ import annotations
 
+import io
 import json
+import math
 import os
+import struct
+import warnings
 import zipfile
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import IO, Any
 
 import numpy as np
@@ -24,109 +29,268 @@ from csv_state_viewer.core.dtypes import (
     is_ml_dtype,
     resolve_dtype,
 )
-from csv_state_viewer.core.errors import NotAStateError
+from csv_state_viewer.core.errors import NotAStateError, StateWriteError
 from csv_state_viewer.core.format import Format
+from csv_state_viewer.core.formatting import shape_text
+from csv_state_viewer.core.limits import (
+    MAX_DIMS,
+    MAX_NPY_HEADER_BYTES,
+    MAX_SIDECAR_BYTES,
+    MAX_ZIP_NAME_BYTES,
+    size_text,
+)
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
+from csv_state_viewer.core.zipmember import MemberError, MemberReader
 
 ZIP_MAGIC = b"PK\x03\x04"
+NPY_MAGIC = b"\x93NUMPY"
+NPY_SUFFIX = ".npy"
 SIDECAR = "__csv_state__.json"
-MAX_SIDECAR_BYTES = 16 << 20
+_LENGTH_FIELD = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}  # .npy version: header length
+_SHOWN = 80  # characters of a header or name quoted in a message
+# What zipfile (listing the central directory) raises on a damaged archive.
+_ZIP_FAILURES = (
+    OSError,
+    zipfile.BadZipFile,
+    ValueError,
+    struct.error,
+    EOFError,
+    OverflowError,
+    NotImplementedError,
+)
 
 
-def _read_sidecar(archive: zipfile.ZipFile) -> dict[str, dict[str, Any]]:
-    try:
-        info = archive.getinfo(SIDECAR)
-    except KeyError:
-        return {}
+def _clipped(text: str) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
+
+
+@dataclass(frozen=True)
+class _Layout:
+    """Where one member's array is: its header's length, and what the header declares."""
+
+    info: zipfile.ZipInfo
+    offset: int  # bytes of magic, length field and header before the data
+    shape: tuple[int, ...]
+    stored: np.dtype
+    fortran: bool
+
+
+def _read_sidecar(fd: int, infos: list[zipfile.ZipInfo]) -> tuple[dict[str, dict[str, Any]], str]:
+    """The sidecar's tensors, and why it was ignored ("" when it was read or is absent)."""
+    found = [info for info in infos if info.filename == SIDECAR]
+    if not found:
+        return {}, ""
+    info = found[-1]
     if info.file_size > MAX_SIDECAR_BYTES:
-        return {}
+        return {}, f"it declares {size_text(info.file_size)}"
     try:
-        tensors = json.loads(archive.read(info)).get("tensors", {})
-    except (ValueError, AttributeError, RecursionError, zipfile.BadZipFile):
-        return {}
+        reader = MemberReader(fd, info)
+        text = reader.read(info.file_size)
+        reader.finish()
+        tensors = json.loads(text).get("tensors", {})
+    except MemberError as err:
+        return {}, str(err)
+    except (ValueError, AttributeError, RecursionError):
+        return {}, "it is not the JSON this writer writes"
     if not isinstance(tensors, dict):
-        return {}
-    return {k: v for k, v in tensors.items() if isinstance(v, dict)}
+        return {}, "it is not the JSON this writer writes"
+    return {k: v for k, v in tensors.items() if isinstance(v, dict)}, ""
+
+
+def _read_header(reader: MemberReader) -> tuple[int, tuple[Any, ...], bool, np.dtype]:
+    """(bytes before the data, shape, fortran order, dtype) of an ``.npy`` member, reading
+    only its first bytes: the header's length is checked before the header is read."""
+    magic = reader.read_exact(len(NPY_MAGIC) + 2, "its .npy magic")
+    if not magic.startswith(NPY_MAGIC):
+        raise MemberError("not an .npy array (no NumPy magic at its start)")
+    version = (magic[-2], magic[-1])
+    code = _LENGTH_FIELD.get(version)
+    if code is None:
+        raise MemberError(f"an .npy file of version {version[0]}.{version[1]}, not read")
+    field = reader.read_exact(struct.calcsize(code), "its .npy header")
+    length = struct.unpack(code, field)[0]
+    if length > MAX_NPY_HEADER_BYTES:
+        raise MemberError(
+            f"its .npy header declares {size_text(length)}; a header is never larger than "
+            f"{size_text(MAX_NPY_HEADER_BYTES)}"
+        )
+    text = reader.read_exact(length, "its .npy header")
+    parse = np.lib.format.read_array_header_1_0
+    if version != (1, 0):
+        parse = np.lib.format.read_array_header_2_0
+    try:
+        with warnings.catch_warnings():  # headers written by Python 2 warn, and still read
+            warnings.simplefilter("ignore")
+            shape, fortran, dtype = parse(io.BytesIO(field + text), MAX_NPY_HEADER_BYTES)
+    except Exception as err:
+        # ast.literal_eval and np.dtype on hostile text raise ValueError, SyntaxError,
+        # tokenize.TokenError, RecursionError, MemoryError...: all say the header is bad
+        reason = _clipped(str(err).partition(":")[0] or type(err).__name__)
+        raise MemberError(f"its .npy header is not readable ({reason})") from None
+    return len(magic) + len(field) + length, shape, fortran, dtype
+
+
+def _check_shape(shape: tuple[Any, ...]) -> str | None:
+    if len(shape) > MAX_DIMS:
+        return f"its .npy header declares {len(shape)} dimensions; at most {MAX_DIMS} are read"
+    if not all(type(d) is int and d >= 0 for d in shape):
+        return _clipped(f"its .npy header declares shape {shape!r}, which is not a shape")
+    return None
 
 
 def _member_entry(
-    archive: zipfile.ZipFile, info: zipfile.ZipInfo, extra: dict[str, Any]
-) -> TensorEntry:
-    name = info.filename.removesuffix(".npy")
-    entry = TensorEntry(name=name, shape=None, dtype=None, encoding="npy")
+    fd: int, info: zipfile.ZipInfo, extra: dict[str, Any]
+) -> tuple[TensorEntry, _Layout | None]:
+    """The entry of one ``.npy`` member, from its first bytes only; what does not fit what
+    the member declares (a shape needing more bytes than it holds, a header larger than any
+    header) is the entry's error."""
+    entry = TensorEntry(
+        name=info.filename.removesuffix(NPY_SUFFIX), shape=None, dtype=None, encoding="npy"
+    )
     try:
-        with archive.open(info) as member:
-            version = np.lib.format.read_magic(member)
-            if version == (1, 0):
-                shape, fortran, dtype = np.lib.format.read_array_header_1_0(member)
-            else:
-                shape, fortran, dtype = np.lib.format.read_array_header_2_0(member)
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as err:
-        entry.error = f"not a readable .npy member ({err})"
-        return entry
+        reader = MemberReader(fd, info)
+        offset, shape, fortran, dtype = _read_header(reader)
+    except MemberError as err:
+        entry.error = str(err)
+        return entry, None
+    entry.error = _check_shape(shape)
+    if entry.error is not None:
+        return entry, None
     if (dtype.kind not in NUMERIC_KINDS and not is_ml_dtype(dtype)) or dtype.fields:
-        entry.error = f"dtype {dtype} is refused: only numeric and bool tensors are read"
-        return entry
+        entry.error = _clipped(f"dtype {dtype} is refused: only numeric and bool tensors are read")
+        return entry, None
+    needed = math.prod(shape) * dtype.itemsize
+    if needed > reader.left:
+        entry.error = (
+            f"its .npy header declares {_clipped(shape_text(shape))} {dtype} "
+            f"({size_text(needed)}) but the member holds {size_text(reader.left)}"
+        )
+        return entry, None
+    stored = dtype
     declared = extra.get("dtype")
     if isinstance(declared, str) and declared != str(dtype):
         try:
             real = resolve_dtype(declared)
         except DtypeError as err:
             entry.error = str(err)
-            return entry
+            return entry, None
         if real.itemsize != dtype.itemsize:
             entry.error = f"stored as {dtype} but the archive says {declared}"
-            return entry
+            return entry, None
         dtype = real
     entry.shape, entry.dtype = tuple(shape), dtype
     entry.metadata = {**extra, "shape": list(shape), "dtype": str(dtype)}
     if fortran:
         entry.metadata["fortran_order"] = True
-    return entry
+    return entry, _Layout(info, offset, tuple(shape), stored, fortran)
 
 
 class NpzState(State):
+    """An ``.npz`` read member by member with
+    :class:`~csv_state_viewer.core.zipmember.MemberReader`; :mod:`zipfile` only lists it.
+    Every failure of the archive is a :class:`NotAStateError`, every failure of a member
+    its entry's error (or, met while reading the data, a ``ValueError`` that
+    :meth:`State.read` makes a bad row)."""
+
     format_name = "npz"
 
     def __init__(self, path: str, progress: Progress = NO_PROGRESS) -> None:
         try:
-            self._archive: zipfile.ZipFile | None = zipfile.ZipFile(path)
-        except (OSError, zipfile.BadZipFile) as err:
-            raise NotAStateError(path, f"not a readable .npz archive ({err})") from None
+            self._file: IO[bytes] | None = open(path, "rb")  # noqa: SIM115 - closed by close()
+        except OSError as err:
+            raise NotAStateError(path, err.strerror or str(err)) from None
         self._open_key = register(path)
-        members = [i for i in self._archive.infolist() if i.filename.endswith(".npy")]
-        sidecar = _read_sidecar(self._archive)
-        if not members:
+        try:
+            entries = self._index(path, progress)
+        except BaseException:
             self.close()
+            raise
+        super().__init__(path, entries)
+        if self._sidecar_problem:
+            self.notes.append(f"{SIDECAR} was ignored: {self._sidecar_problem}")
+
+    def _index(self, path: str, progress: Progress) -> list[TensorEntry]:
+        assert self._file is not None
+        try:
+            with zipfile.ZipFile(self._file) as archive:  # the central directory only
+                infos = archive.infolist()
+        except _ZIP_FAILURES as err:
+            reason = _clipped(str(err) or type(err).__name__)
+            raise NotAStateError(path, f"not a readable .npz archive ({reason})") from None
+        fd = self._file.fileno()
+        members = [i for i in infos if i.filename.endswith(NPY_SUFFIX)]
+        if not members:
             raise NotAStateError(path, "the archive holds no .npy arrays")
+        sidecar, self._sidecar_problem = _read_sidecar(fd, infos)
+        self._layouts: dict[int, _Layout] = {}
         entries = []
         for index, info in enumerate(members):
             check_cancelled(progress)
-            name = info.filename.removesuffix(".npy")
-            entries.append(_member_entry(self._archive, info, sidecar.get(name, {})))
+            name = info.filename.removesuffix(NPY_SUFFIX)
+            entry, layout = _member_entry(fd, info, sidecar.get(name, {}))
+            if layout is not None:
+                self._layouts[id(entry)] = layout
+            entries.append(entry)
             progress.report(index + 1, len(members))
-        super().__init__(path, entries)
+        return entries
 
     def _decode(self, entry: TensorEntry, progress: Progress) -> np.ndarray:
-        if self._archive is None:
+        if self._file is None:
             raise ValueError("the state is closed")
-        with self._archive.open(entry.name + ".npy") as member:
-            try:
-                array = np.lib.format.read_array(member, allow_pickle=False)
-            except (OSError, EOFError, zipfile.BadZipFile) as err:
-                raise ValueError(f"cannot read the array ({err})") from None
+        layout = self._layouts[id(entry)]
+        reader = MemberReader(self._file.fileno(), layout.info)
+        reader.read_exact(layout.offset, "its .npy header")
+        count = math.prod(layout.shape)
+        try:
+            flat = np.empty(count, dtype=layout.stored)
+        except MemoryError:
+            needed = size_text(count * layout.stored.itemsize)
+            raise ValueError(f"needs {needed}, more than this machine's memory holds") from None
+        reader.readinto(flat.view(np.uint8).data)
+        reader.finish()
+        if layout.fortran:
+            array = flat.reshape(layout.shape[::-1]).transpose()
+        else:
+            array = flat.reshape(layout.shape)
         if entry.dtype is not None and array.dtype != entry.dtype:
             array = array.view(entry.dtype)
         return np.require(array, requirements="C")
 
     def close(self) -> None:
-        if self._archive is not None:
-            self._archive.close()
-            self._archive = None
+        if self._file is not None:
+            self._file.close()
+            self._file = None
             unregister(self._open_key)
+
+
+def _name_problem(name: str) -> str | None:
+    """Why ``name`` cannot be a member name of an ``.npz`` archive, or None."""
+    if "\x00" in name:
+        return "holds a NUL character, which zip member names cannot (zip cuts names there)"
+    try:
+        length = len((name + NPY_SUFFIX).encode("utf-8"))
+    except UnicodeEncodeError:
+        return "is not valid Unicode (it holds a lone surrogate)"
+    if length > MAX_ZIP_NAME_BYTES:
+        return (
+            f"is {length - len(NPY_SUFFIX):,} bytes of UTF-8; a zip member name holds at most "
+            f"{MAX_ZIP_NAME_BYTES:,} with the {NPY_SUFFIX} suffix"
+        )
+    return None
+
+
+def _check_names(path: str, items: list[TensorItem]) -> None:
+    for item in items:
+        problem = _name_problem(item.name)
+        if problem is not None:
+            shown = _clipped(repr(item.name))
+            raise StateWriteError(
+                f"{path}: tensor {shown} cannot be written to .npz: its name {problem}"
+            )
 
 
 def save_npz_state(
@@ -141,6 +305,7 @@ def save_npz_state(
 ) -> int:
     """Write an uncompressed ``.npz``, one member per tensor, streamed; return the count."""
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
+    _check_names(path, items)
     with atomic_write(path, overwrite=overwrite) as handle:
         return _write_members(handle, items, progress, skip_bad)
 
