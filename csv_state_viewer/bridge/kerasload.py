@@ -19,8 +19,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from csv_state_viewer.bridge import tfimport, userimports
+from csv_state_viewer.core.limits import MAX_CONFIG_BYTES
+from csv_state_viewer.core.zipmember import MemberReader
 
-MAX_CONFIG_BYTES = 64 << 20
 # the policies under which Keras's compile() wraps the optimizer for loss scaling
 _LOSS_SCALED = frozenset({"mixed_float16"})
 
@@ -77,10 +78,12 @@ def _layer_policies(item: object, depth: int) -> list[str]:
 def _saved_config(path: str) -> object:
     with contextlib.suppress(OSError, ValueError, KeyError, zipfile.BadZipFile, RecursionError):
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive:
+            with zipfile.ZipFile(path) as archive, open(path, "rb") as handle:
                 info = archive.getinfo("config.json")
-                if info.file_size <= MAX_CONFIG_BYTES:
-                    return json.loads(archive.read(info))
+                if info.file_size > MAX_CONFIG_BYTES:
+                    return None
+                reader = MemberReader(handle.fileno(), info)  # bounded, checked first
+                return json.loads(reader.read(info.file_size))
             return None
         import h5py
 
