@@ -115,8 +115,15 @@ class EntryBuilder:
         fields = row.fields
         name, name_error = "", None
         if len(fields) > cols.name:
-            raw_name = field_bytes(self.mm, fields[cols.name])[:MAX_NAME_BYTES]
-            name, name_error = _decode_utf8(raw_name, "tensor name")
+            raw_name = field_bytes(self.mm, fields[cols.name])
+            if len(raw_name) > MAX_NAME_BYTES:  # refused whole, never cut into another name
+                shown = raw_name[:256].decode("utf-8", "ignore")
+                name = f"{shown}… ({len(raw_name)} bytes)"
+                name_error = (
+                    f"tensor name of {len(raw_name)} bytes: at most {MAX_NAME_BYTES} are read"
+                )
+            else:
+                name, name_error = _decode_utf8(raw_name, "tensor name")
         entry = TensorEntry(name=name, shape=None, dtype=None, encoding=None, line=row.line)
         if row.problem:
             entry.error = row.problem

@@ -13,10 +13,11 @@ import numpy as np
 
 from csv_state_viewer.core.atomic import atomic_write
 from csv_state_viewer.core.csv import base64codec, textcodec
-from csv_state_viewer.core.csv.csvindex import ENCODINGS
+from csv_state_viewer.core.csv.csvindex import ENCODINGS, MAX_NAME_BYTES
 from csv_state_viewer.core.csv.csvstate import crc32_of
 from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.dtypes import dtype_name, is_ml_dtype
+from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
 
@@ -146,6 +147,13 @@ def save_csv_state(
     if encoding not in ENCODINGS:
         raise ValueError(f"encoding must be 'text' or 'base64', not {encoding!r}")
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
+    for item in items:  # what the reader would refuse is never written
+        size = len(item.name.encode("utf-8", "surrogatepass"))
+        if size > MAX_NAME_BYTES:
+            raise StateWriteError(
+                f"{path}: tensor name {item.name[:60]!r}… is {size} bytes long; "
+                f"a CSV state holds names of at most {MAX_NAME_BYTES} bytes"
+            )
     with atomic_write(path, overwrite=overwrite) as handle:
         if path.endswith(".gz"):
             with gzip.GzipFile(fileobj=handle, mode="wb", compresslevel=6, mtime=0) as zipped:
