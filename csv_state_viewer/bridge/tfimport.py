@@ -82,6 +82,8 @@ def _import(name: str) -> ModuleType:
     try:
         with _lock, quiet_native_stderr(replay_on_error=True):
             __import__(name)
+            if name == "tensorflow":  # its first op probes devices (the cuInit line) on fd 2
+                sys.modules[name].config.list_physical_devices()
     except ModuleNotFoundError as err:
         if err.name != name:  # installed but broken: a dependency of it is missing
             raise
