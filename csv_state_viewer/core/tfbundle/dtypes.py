@@ -5,12 +5,14 @@ int2/uint2 are ``ml_dtypes`` types (TensorFlow stores the 4- and 2-bit integers 
 byte, as ``ml_dtypes`` holds them). Quantized types (``qint8``...) are read as their
 integer type, their TensorFlow name kept in the metadata. ``*_REF`` types (100 more than
 their base type) are their base type. String, resource and variant tensors have no
-NumPy type: they are listed, never read.
+NumPy type: they are listed, never read. ``ml_dtypes`` (half a second to import) is
+imported only when a checkpoint holds one of its types.
 """
 
 from __future__ import annotations
 
-import ml_dtypes
+import importlib
+
 import numpy as np
 
 DT_STRING = 7
@@ -26,22 +28,22 @@ _PLAIN: dict[int, tuple[str, object]] = {
     8: ("complex64", np.complex64),
     9: ("int64", np.int64),
     10: ("bool", np.bool_),
-    14: ("bfloat16", ml_dtypes.bfloat16),
+    14: ("bfloat16", "ml_dtypes"),
     17: ("uint16", np.uint16),
     18: ("complex128", np.complex128),
     19: ("float16", np.float16),
     22: ("uint32", np.uint32),
     23: ("uint64", np.uint64),
-    24: ("float8_e5m2", ml_dtypes.float8_e5m2),
-    25: ("float8_e4m3fn", ml_dtypes.float8_e4m3fn),
-    26: ("float8_e4m3fnuz", ml_dtypes.float8_e4m3fnuz),
-    27: ("float8_e4m3b11fnuz", ml_dtypes.float8_e4m3b11fnuz),
-    28: ("float8_e5m2fnuz", ml_dtypes.float8_e5m2fnuz),
-    29: ("int4", ml_dtypes.int4),
-    30: ("uint4", ml_dtypes.uint4),
-    31: ("int2", ml_dtypes.int2),
-    32: ("uint2", ml_dtypes.uint2),
-    33: ("float4_e2m1fn", ml_dtypes.float4_e2m1fn),
+    24: ("float8_e5m2", "ml_dtypes"),
+    25: ("float8_e4m3fn", "ml_dtypes"),
+    26: ("float8_e4m3fnuz", "ml_dtypes"),
+    27: ("float8_e4m3b11fnuz", "ml_dtypes"),
+    28: ("float8_e5m2fnuz", "ml_dtypes"),
+    29: ("int4", "ml_dtypes"),
+    30: ("uint4", "ml_dtypes"),
+    31: ("int2", "ml_dtypes"),
+    32: ("uint2", "ml_dtypes"),
+    33: ("float4_e2m1fn", "ml_dtypes"),
 }
 _QUANTIZED: dict[int, tuple[str, object]] = {
     11: ("qint8", np.int8),
@@ -70,7 +72,10 @@ def numpy_dtype(number: int) -> tuple[np.dtype | None, dict[str, str]]:
     """(NumPy dtype or None when it has none, extra metadata) of a DataType number."""
     number = base_type(number)
     if number in _PLAIN:
-        return np.dtype(_PLAIN[number][1]), {}  # type: ignore[call-overload]
+        name, kind = _PLAIN[number]
+        if kind == "ml_dtypes":
+            kind = getattr(importlib.import_module("ml_dtypes"), name)
+        return np.dtype(kind), {}  # type: ignore[call-overload]
     if number in _QUANTIZED:
         name, kind = _QUANTIZED[number]
         return np.dtype(kind), {"tf_dtype": name}  # type: ignore[call-overload]

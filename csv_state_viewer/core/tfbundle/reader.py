@@ -35,11 +35,12 @@ from csv_state_viewer.core.tfbundle.protos import (
     parse_header,
 )
 from csv_state_viewer.core.tfbundle.slices import Extents, decode_slice_key
-from csv_state_viewer.core.tfbundle.table import TableError, read_table
+from csv_state_viewer.core.tfbundle.table import FOOTER_SIZE, TableError, check_footer, read_table
 from csv_state_viewer.core.tfbundle.wire import WireError, read_varint
 
 BUNDLE_VERSION = 1  # TensorFlow's kTensorBundleVersion
 MAX_OPEN_SHARDS = 32
+MAX_INDEX_BYTES = 1 << 30  # a real index holds about 100 bytes per tensor
 
 
 class TensorReadError(ValueError):
@@ -123,7 +124,7 @@ class Bundle:
         """The elements of a string entry: varint64 lengths, a masked CRC of the lengths
         (each as uint32, or uint64 past 4 GiB), then the bytes; the entry's CRC covers
         those lengths, that checksum and the bytes."""
-        if not entry.type_name == "string" or entry.shape is None or entry.fault is not None:
+        if entry.type_name != "string" or entry.shape is None or entry.fault is not None:
             raise TensorReadError(entry.fault or f"a {entry.type_name} tensor, not strings")
         count = 1
         for size in entry.shape:
@@ -187,9 +188,18 @@ def open_bundle(prefix: str, path: str | None = None) -> Bundle:
     index = prefix + ".index"
     try:
         with open(index, "rb") as handle:
+            size = os.fstat(handle.fileno()).st_size
+            if size >= FOOTER_SIZE:  # a large file that is no table is refused unread
+                handle.seek(size - FOOTER_SIZE)
+                check_footer(handle.read(FOOTER_SIZE))
+            if size > MAX_INDEX_BYTES:
+                raise TableError(f"its .index file has {size} bytes (at most {MAX_INDEX_BYTES})")
+            handle.seek(0)
             data = handle.read()
     except OSError as err:
         raise NotAStateError(shown, f"cannot read {index} ({err.strerror or err})") from None
+    except TableError as err:
+        raise NotAStateError(shown, f"not a readable TensorFlow checkpoint: {err}") from None
     try:
         items = read_table(data)
     except TableError as err:

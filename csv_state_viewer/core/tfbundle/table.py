@@ -102,15 +102,20 @@ def _entries(block: bytes, what: str) -> Iterator[tuple[bytes, bytes]]:
         pos += length
 
 
-def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
-    """Every (key, value) of the table ``data`` (a whole ``.index`` file), in key order."""
-    if len(data) < FOOTER_SIZE:
-        raise TableError(f"its .index file is too short for a table ({len(data)} bytes)")
-    (magic,) = struct.unpack_from("<Q", data, len(data) - 8)
+def check_footer(footer: bytes) -> None:
+    """Refuse a file whose last :data:`FOOTER_SIZE` bytes are no table footer."""
+    if len(footer) < FOOTER_SIZE:
+        raise TableError(f"its .index file is too short for a table ({len(footer)} bytes)")
+    (magic,) = struct.unpack_from("<Q", footer, FOOTER_SIZE - 8)
     if magic != MAGIC:
         raise TableError(
             "its .index file does not end with a table's magic number: truncated, or no index"
         )
+
+
+def read_table(data: bytes) -> list[tuple[bytes, bytes]]:
+    """Every (key, value) of the table ``data`` (a whole ``.index`` file), in key order."""
+    check_footer(data[-FOOTER_SIZE:])
     footer = len(data) - FOOTER_SIZE
     _, _, pos = _handle(data, footer, footer + 40, ".index footer")  # the metaindex: unused
     index_offset, index_size, _ = _handle(data, pos, footer + 40, ".index footer")

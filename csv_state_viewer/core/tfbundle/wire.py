@@ -22,6 +22,8 @@ class WireError(ValueError):
 
 def read_varint(data: bytes | memoryview, pos: int, end: int) -> tuple[int, int]:
     """(unsigned value, next position) of the varint at ``pos``."""
+    if pos < end and data[pos] < 0x80:  # most are one byte
+        return data[pos], pos + 1
     value = shift = 0
     for index in range(pos, min(end, pos + 10)):
         byte = data[index]
