@@ -1,11 +1,13 @@
 """The TensorFlow worker: a process that runs TensorFlow work for the viewer and the CLI.
 
-TensorFlow's native readers abort the whole process on some hostile files (a checkpoint
-declaring a negative dimension fails a ``Check`` and raises SIGABRT), and its first
-import takes seconds. Work that needs it runs in one worker process, started with
-``spawn`` (never ``fork``: the viewer has Qt threads) on first need and reused. When the
-worker dies the caller gets a :class:`WorkerStoppedError` (one line, with TensorFlow's
-last fatal message when it wrote one) and the next call starts a new worker.
+TensorFlow's native code aborts the whole process on some hostile input (its checkpoint
+reader failed a ``Check`` and raised SIGABRT on a checkpoint declaring a negative
+dimension, which is why checkpoints are now read by :mod:`csv_state_viewer.core.tfbundle`
+instead), and its first import takes seconds. Work that needs it (Keras files, writing
+checkpoints, models) runs in one worker process, started with ``spawn`` (never ``fork``:
+the viewer has Qt threads) on first need and reused. When the worker dies the caller gets
+a :class:`WorkerStoppedError` (one line, with TensorFlow's last fatal message when it
+wrote one) and the next call starts a new worker.
 
 This module never imports TensorFlow, Keras or Qt; answers from the worker that would
 need TensorFlow to unpickle are refused, so the calling process never loads it.
