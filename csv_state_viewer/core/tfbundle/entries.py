@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from csv_state_viewer.core.limits import MAX_DIMS
 from csv_state_viewer.core.tfbundle.dtypes import base_type, numpy_dtype, type_name
 from csv_state_viewer.core.tfbundle.protos import BundleEntryProto
 from csv_state_viewer.core.tfbundle.slices import (
@@ -24,7 +25,7 @@ from csv_state_viewer.core.tfbundle.slices import (
 )
 from csv_state_viewer.core.tfbundle.wire import WireError
 
-MAX_RANK = 64
+MAX_RANK = MAX_DIMS  # as every reader (core/limits.py)
 MAX_BYTES = (1 << 63) - 1
 _KNOWN_NOT_NUMERIC = frozenset({"string", "resource", "variant"})
 
