@@ -24,8 +24,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -39,7 +37,12 @@ from csv_state_viewer.bridge.tfcheckpoint.locate import (
     prefix_for_writing,
 )
 from csv_state_viewer.bridge.tfcheckpoint.naming import GRAPH_KEY
-from csv_state_viewer.core.atomic import check_destination, created_folders, fsync_folders
+from csv_state_viewer.core.atomic import (
+    check_destination,
+    created_folders,
+    fsync_folders,
+    temporary_folder,
+)
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
@@ -202,32 +205,28 @@ def place_checkpoint(
 
 
 def _place(prefix: str, existing: list[str], write: Callable[[str], str]) -> list[str]:
-    """The body of :func:`place_checkpoint`, once the destination folder exists."""
+    """The body of :func:`place_checkpoint`, once the destination folder exists. The work
+    folder is named like every atomic write's temporary, so a killed write's folder is
+    swept by the next write (:func:`~csv_state_viewer.core.atomic.temporary_folder`)."""
     folder = os.path.dirname(os.path.abspath(prefix))
-    base = os.path.basename(prefix)
-    try:
-        work = tempfile.mkdtemp(prefix=f".{base}.", suffix=".tmp", dir=folder)
-    except OSError as err:
-        raise StateWriteError(f"{prefix}: cannot write here ({err.strerror or err})") from None
-    try:
-        result = write(work)
-        produced = _checkpoint_files(result)
-        if not any(f.endswith(INDEX_SUFFIX) for f in produced):
-            raise StateWriteError(f"{prefix}: TensorFlow wrote no .index file")
-        targets = []
-        for source in sorted(produced, key=lambda p: p.endswith(INDEX_SUFFIX)):
-            _fsync(source)
-            target = prefix + os.path.basename(source)[len(os.path.basename(result)) :]
-            os.replace(source, target)  # data files first, the index last
-            targets.append(os.path.abspath(target))
-        for old in existing:
-            if os.path.abspath(old) not in targets:
-                with contextlib.suppress(FileNotFoundError):
-                    os.unlink(old)
-        with contextlib.suppress(OSError):
-            _fsync(folder, directory=True)
-    except OSError as err:
-        raise StateWriteError(f"{prefix}: write failed ({err.strerror or err})") from None
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    with temporary_folder(prefix) as work:
+        try:
+            result = write(work)
+            produced = _checkpoint_files(result)
+            if not any(f.endswith(INDEX_SUFFIX) for f in produced):
+                raise StateWriteError(f"{prefix}: TensorFlow wrote no .index file")
+            targets = []
+            for source in sorted(produced, key=lambda p: p.endswith(INDEX_SUFFIX)):
+                _fsync(source)
+                target = prefix + os.path.basename(source)[len(os.path.basename(result)) :]
+                os.replace(source, target)  # data files first, the index last
+                targets.append(os.path.abspath(target))
+            for old in existing:
+                if os.path.abspath(old) not in targets:
+                    with contextlib.suppress(FileNotFoundError):
+                        os.unlink(old)
+            with contextlib.suppress(OSError):
+                _fsync(folder, directory=True)
+        except OSError as err:
+            raise StateWriteError(f"{prefix}: write failed ({err.strerror or err})") from None
     return targets

@@ -27,10 +27,12 @@ def _per_file_format(path: str) -> Format:
     from csv_state_viewer.core.registry import format_for_reading
 
     fmt = format_for_reading(path)
-    if fmt.needs_tensorflow:
-        raise NotAStateError(path, f"a {fmt.description}: open it on its own")
     if fmt.name == FORMAT.name:
         raise NotAStateError(path, "a folder inside the folder")
+    if fmt.needs_tensorflow or fmt.writes_prefix or not fmt.extensions:
+        # a Keras model to rebuild, or a state of several files (a checkpoint prefix) or
+        # of a folder (a SavedModel): not one tensor file of the folder
+        raise NotAStateError(path, f"a {fmt.description}: open it on its own")
     return fmt
 
 
