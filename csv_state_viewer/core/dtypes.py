@@ -103,6 +103,14 @@ def is_ml_dtype(dtype: np.dtype) -> bool:
     return dtype.type.__module__ == "ml_dtypes"
 
 
+def is_small_float(dtype: np.dtype) -> bool:
+    """True for float16 and the float types of ``ml_dtypes`` (bfloat16, float8_*, float6_*,
+    float4_*): decimal text is read as float64 first and narrowed exactly into them."""
+    if is_ml_dtype(dtype):
+        return not dtype.name.startswith(("int", "uint"))
+    return dtype.kind == "f" and dtype.itemsize == 2
+
+
 def resolve_dtype(name: object) -> np.dtype:
     """Turn a metadata ``dtype`` value into a NumPy dtype, or raise :class:`DtypeError`.
 

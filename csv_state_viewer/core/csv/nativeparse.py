@@ -8,6 +8,10 @@ releases the GIL during the call, so chunks of one tensor are parsed on several 
 The accelerator only accepts plain numbers and never judges input: a chunk it does not
 take (``nan``, ``inf``, spaces, a bad value) returns None and the caller parses that
 chunk with the general path, which gives the same values and words the errors.
+
+float16 and the float types of ml_dtypes are parsed as float64 by the accelerator and
+narrowed here with one correct rounding of each text (:mod:`.narrowing`, which reads the
+text again only for the rare values on a rounding boundary).
 """
 
 from __future__ import annotations
@@ -19,6 +23,9 @@ import threading
 from pathlib import Path
 
 import numpy as np
+
+from csv_state_viewer.core.csv import narrowing
+from csv_state_viewer.core.dtypes import is_small_float
 
 ABI = 2
 PADDING = 16  # zero bytes after the data: the parser reads up to 8 bytes ahead
@@ -63,8 +70,10 @@ def library() -> ctypes.CDLL | None:
 
 
 def supports(dtype: np.dtype) -> bool:
-    """Whether :func:`parse` handles this dtype (float32/float64, either byte order)."""
-    return dtype.kind == "f" and dtype.itemsize in (4, 8) and library() is not None
+    """Whether :func:`parse` handles this dtype (float64, float32, float16 in either byte
+    order, and the float types of ml_dtypes)."""
+    wide = dtype.kind == "f" and dtype.itemsize in (4, 8)
+    return (wide or is_small_float(dtype)) and library() is not None
 
 
 def read_padded(fd: int, offset: int, length: int) -> bytearray:
@@ -97,10 +106,20 @@ def _parse_with(
     if length <= 0 or len(buffer) < length + PADDING or any(buffer[length : length + PADDING]):
         return None
     native = dtype.newbyteorder("=")
-    out = np.empty(length // 2 + 1, dtype=native)  # at most one value per two bytes
-    function = lib.csv_parse_f32 if native.itemsize == 4 else lib.csv_parse_f64
+    small = is_small_float(native)
+    if not small and not (native.kind == "f" and native.itemsize in (4, 8)):
+        return None  # the library writes float32 or float64 values, nothing else
+    # at most one value per two bytes
+    out = np.empty(length // 2 + 1, dtype=np.float64 if small else native)
+    function = lib.csv_parse_f32 if out.itemsize == 4 else lib.csv_parse_f64
     address = ctypes.addressof(ctypes.c_char.from_buffer(buffer))
     count = function(address, length, out.ctypes.data, out.size)
     if count < 0:
         return None
+    if small:
+        texts = narrowing.comma_texts(buffer, 0, length)
+        try:
+            return narrowing.narrow(out[:count], native, texts).astype(dtype, copy=False)
+        except ValueError:  # a text Decimal does not read: the general path words it
+            return None
     return out[:count].astype(dtype, copy=False)

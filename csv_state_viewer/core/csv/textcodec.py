@@ -10,6 +10,11 @@ tabs, line breaks or ``;`` (``np.savetxt``, ``" ".join``, a value per line), and
 may be wrapped in brackets, nested as ``str(arr.tolist())`` writes them. Such a chunk is
 first rewritten to plain comma-joined text (:func:`_loosen`), then parsed by the same
 exact paths; plain comma-joined chunks never reach that rewrite.
+
+float16 and the ml_dtypes float types (bfloat16, float8, ...) are parsed as float64 and
+narrowed with one correct rounding of the text (:mod:`.narrowing`), as are the float32
+parts of complex64; float32 itself is parsed straight into float32 (or, by simdjson, as
+float64 with its double-rounding traps refused).
 """
 
 from __future__ import annotations
@@ -24,8 +29,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
 
-from csv_state_viewer.core.csv import jsonparse
-from csv_state_viewer.core.dtypes import is_ml_dtype
+from csv_state_viewer.core.csv import jsonparse, narrowing
+from csv_state_viewer.core.dtypes import is_ml_dtype, is_small_float
 
 
 class DataError(ValueError):
@@ -45,6 +50,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "f4": pa.float32(),
     "f8": pa.float64(),
 }
+_FLOAT64 = np.dtype(np.float64)
 _ARROW_ERROR = re.compile(r"Row #(\d+): CSV conversion error to \w+: invalid value '(.*)'$", re.S)
 _CONVERT = {
     arrow_type: pa_csv.ConvertOptions(
@@ -167,25 +173,54 @@ def _parse_slow(chunk: bytes, dtype: np.dtype, first_index: int) -> np.ndarray:
     tokens = chunk.decode("ascii", errors="replace").split(",")
     is_complex = dtype.kind == "c"
     component = np.dtype(f"f{dtype.itemsize // 2}") if is_complex else dtype
-    real = np.empty(len(tokens), dtype=component)
-    imag = np.zeros(len(tokens), dtype=component)
+    # NumPy reads float32 text through float64 (rounding twice): such parts are read as
+    # float64 here and narrowed from their texts.
+    narrowed = is_complex and component.itemsize < 8
+    wide = _FLOAT64 if narrowed else component
+    texts: tuple[list[str], list[str]] = ([], [])
+    real = np.empty(len(tokens), dtype=wide)
+    imag = np.zeros(len(tokens), dtype=wide)
     for index, token in enumerate(tokens):
         try:
             if is_complex:
                 real_text, imag_text = _split_complex(token)
-                real[index] = component.type(real_text)
-                imag[index] = component.type(imag_text)
+                real[index] = wide.type(real_text)
+                imag[index] = wide.type(imag_text)
+                if narrowed:
+                    texts[0].append(real_text)
+                    texts[1].append(imag_text)
             else:
-                real[index] = component.type(token.strip())
+                real[index] = wide.type(token.strip())
         except (ValueError, TypeError, OverflowError):
             raise DataError(
                 f"bad {dtype} value {token[:40]!r} at element {first_index + index + 1}"
             ) from None
+    if narrowed:
+        real, imag = (
+            _narrow(part, component, _listed(words), first_index)
+            for part, words in zip((real, imag), texts, strict=True)
+        )
     if not is_complex:
         return real
     out = np.empty(len(tokens), dtype=dtype)
     out.real, out.imag = real, imag  # not real + 1j*imag: inf * 1j would make a NaN
     return out
+
+
+def _listed(words: list[str]) -> narrowing.Texts:
+    def texts(indices: np.ndarray) -> list[bytes]:
+        return [words[i].encode("ascii", "replace") for i in indices.tolist()]
+
+    return texts
+
+
+def _narrow(
+    wide: np.ndarray, dtype: np.dtype, texts: narrowing.Texts, first_index: int
+) -> np.ndarray:
+    try:
+        return narrowing.narrow(wide, dtype, texts, first_index)
+    except ValueError as err:  # a text the float64 parser took but Decimal does not
+        raise DataError(str(err)) from None
 
 
 def read_framed(fd: int, offset: int, length: int) -> bytearray:
@@ -227,6 +262,11 @@ def _parse(
         fast = jsonparse.parse_numbers(framed, native)
         if fast is not None:
             return fast.astype(dtype, copy=False)
+    elif is_small_float(native):
+        fast = jsonparse.parse_numbers(framed, _FLOAT64)
+        if fast is not None:
+            texts = narrowing.comma_texts(framed, 1, len(framed) - 1)
+            return _narrow(fast, native, texts, first_index).astype(dtype, copy=False)
     chunk = bytes(framed[1:-1])
     loose = _loosen(chunk, brackets)
     if loose is not None:
@@ -249,22 +289,24 @@ def _parse(
 
 def _parse_via_wide(chunk: bytes, dtype: np.dtype, first_index: int) -> np.ndarray:
     """Small types: parse as float64 / int64, then round once into the target type."""
-    import ml_dtypes
-
-    is_int = dtype.name.startswith(("int", "uint"))
+    is_int = not is_small_float(dtype)
     wide = pa.int64() if is_int else pa.float64()
     try:
         values = _arrow_parse(chunk, wide)
     except pa.ArrowInvalid as err:
         raise _bad_value_error(err, dtype, first_index) from None
-    if is_int:
-        info = ml_dtypes.iinfo(dtype)
-        bad = np.flatnonzero((values < int(info.min)) | (values > int(info.max)))
-        if bad.size:
-            raise DataError(
-                f"value {values[bad[0]]} out of range for {dtype} at element "
-                f"{first_index + int(bad[0]) + 1}"
-            )
+    if not is_int:
+        # The chunk is plain comma-joined text here (_loosen ran), one value per comma.
+        return _narrow(values, dtype, narrowing.comma_texts(chunk, 0, len(chunk)), first_index)
+    import ml_dtypes
+
+    info = ml_dtypes.iinfo(dtype)
+    bad = np.flatnonzero((values < int(info.min)) | (values > int(info.max)))
+    if bad.size:
+        raise DataError(
+            f"value {values[bad[0]]} out of range for {dtype} at element "
+            f"{first_index + int(bad[0]) + 1}"
+        )
     return values.astype(dtype)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from csv_state_viewer.core.csv.narrowing import boundary_indices
+
 DECIDED_KEY = "dtype_decided"
 INTEGERS = "integers: every value is written without a fraction or exponent"
 FLOAT32 = "float32: every value round-trips exactly through float32"
@@ -19,6 +21,7 @@ FLOAT64 = "float64: some values do not round-trip exactly through float32"
 FLOAT32_DIGITS = (
     "float32: every value is a float32 written exactly or to at most 9 significant digits"
 )
+_FLOAT32 = np.dtype(np.float32)
 _FLT_MIN = float(np.finfo(np.float32).tiny)
 _POW10 = 10.0 ** np.arange(-330, 300, dtype=np.float64)  # 10^k at k + 330
 NON_FINITE_ONLY = "float32: only NaN or infinite values"
@@ -83,6 +86,11 @@ def float32_faithful(values: np.ndarray) -> bool:
     loose = np.flatnonzero(units > 0.5 + 1e-6)
     if loose.size == 0:
         return True
+    # A value on a float32 midpoint (half a float32 step off, so always loose) is no
+    # float32's text, and casting it would round a second time without its text to say
+    # which way: such values stay float64.
+    if boundary_indices(values[loose], _FLOAT32).size:
+        return False
     # Fewer digits (trailing zeros on the 9-digit grid) allow 5, 50, ... units.
     mantissa = whole[loose]
     allowed = np.where(

@@ -14,6 +14,8 @@
  * narrowed, which is exact unless the double lies exactly halfway between two float32
  * values or outside float32's normal range: those tokens are parsed again with strtof_l.
  * Results that would overflow to infinity or underflow to zero go back to Python.
+ * float16, bfloat16 and float8 tensors are read with csv_parse_f64: Python narrows the
+ * doubles (narrowing.py), reading again only the tokens that land on a rounding boundary.
  */
 #define _GNU_SOURCE
 #include <float.h>
