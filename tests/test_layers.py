@@ -87,6 +87,7 @@ def test_the_contracts_pass_on_the_package(tmp_path: Path) -> None:
         ("ops/opening.py", "import csv_state_viewer.gui.errors", "Layers"),
         ("cli/output.py", "import csv_state_viewer.gui.errors", "Layers"),
         ("ops/convert.py", "import tensorflow", "never import TensorFlow"),
+        ("core/tfbundle/wire.py", "import google.protobuf", "protobuf"),
     ],
 )
 def test_the_contracts_catch_a_wrong_import(
