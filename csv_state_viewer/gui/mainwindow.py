@@ -12,8 +12,15 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
-from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent, QKeySequence, QShortcut
+from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtGui import (
+    QCloseEvent,
+    QDragEnterEvent,
+    QDropEvent,
+    QKeyEvent,
+    QKeySequence,
+    QShortcut,
+)
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -27,7 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.analysis.tree import FILE, Node
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, name_matches
 from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.gui import menus
 from csv_state_viewer.gui.context import ViewerContext
@@ -45,11 +52,13 @@ from csv_state_viewer.gui.statusprogress import StatusProgress
 from csv_state_viewer.gui.tasks import TaskSlot
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
 from csv_state_viewer.gui.treemodel import (
+    DIFFERENCE,
     DTYPE,
     NAME,
     NODE_ROLE,
     PARAMETERS,
     SHAPE,
+    SIZE,
     TensorTreeModel,
 )
 from csv_state_viewer.gui.welcome import WelcomeView
@@ -75,6 +84,9 @@ class MainWindow(QMainWindow):
         self.filter_edit.setPlaceholderText("Filter names (text or glob: *kernel, dense*/bias)")
         self.filter_edit.setClearButtonEnabled(True)
         self.filter_edit.textChanged.connect(self._filter_changed)
+        self.filter_edit.returnPressed.connect(self._select_first_match)
+        self.filter_edit.installEventFilter(self)
+        self._expanded_before_filter: list[Node] | None = None  # while a filter is set
         self.tree = self._make_tree()
         left = QWidget()
         left_layout = QVBoxLayout(left)
@@ -120,11 +132,19 @@ class MainWindow(QMainWindow):
             action: runner.slot(f"window: {action}") for action in ("compare", "save", "export")
         }
         find = QShortcut(QKeySequence("Ctrl+F"), self)
-        find.activated.connect(self.filter_edit.setFocus)
+        find.activated.connect(self._focus_filter)
+        # tabs switch from anywhere in the window, the tree included
+        for keys, step in (
+            ("Ctrl+Tab", 1),
+            ("Ctrl+PgDown", 1),
+            ("Ctrl+Shift+Tab", -1),
+            ("Ctrl+Backtab", -1),
+            ("Ctrl+PgUp", -1),
+        ):
+            shortcut = QShortcut(QKeySequence(keys), self)
+            shortcut.activated.connect(lambda step=step: self.step_tab(step))
         self.context.tensor_failed.connect(self.model.refresh)
-        self.context.comparison_changed.connect(
-            lambda: self.model.set_comparison(self.context.comparison)
-        )
+        self.context.comparison_changed.connect(self._comparison_changed)
         runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
         self.refresh_recent()
@@ -140,8 +160,10 @@ class MainWindow(QMainWindow):
         tree.setSortingEnabled(True)
         tree.sortByColumn(-1, Qt.SortOrder.AscendingOrder)  # file order until a header click
         tree.setAlternatingRowColors(True)
+        tree.setTextElideMode(Qt.TextElideMode.ElideMiddle)
         header = tree.header()
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
+        header.setStretchLastSection(False)
         for column, width in ((NAME, 200), (SHAPE, 80), (DTYPE, 64), (PARAMETERS, 84)):
             header.resizeSection(column, width)
         tree.selectionModel().selectionChanged.connect(self._selection_changed)
@@ -231,6 +253,8 @@ class MainWindow(QMainWindow):
         self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
         if self._pending_select is None or not self.select(self._pending_select):
             self.select_node(next(root.tensors(), root))
+        self.fit_columns()
+        self.tree.setFocus()  # arrow keys browse the tensors at once
         self.file_opened.emit(root)
         bad = len(state.errors)
         note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
@@ -307,6 +331,33 @@ class MainWindow(QMainWindow):
     def set_tab(self, name: str) -> None:
         self.tabs.setCurrentWidget(self.panes[name])
 
+    def step_tab(self, step: int) -> None:
+        """Show the next (``step`` 1) or previous (-1) tab, wrapping around."""
+        count = self.tabs.count()
+        self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % count)
+
+    # ------------------------------------------------------------------ columns
+    def fit_columns(self) -> None:
+        """Size the tree's value columns to their content; the Name column takes what is
+        left (its text elides), and a comparison's Difference column stays in view."""
+        header = self.tree.header()
+        compared = self.context.comparison is not None
+        columns = [SHAPE, DTYPE, PARAMETERS, SIZE] + ([DIFFERENCE] if compared else [])
+        for column in columns:
+            self.tree.resizeColumnToContents(column)
+        if compared:
+            header.resizeSection(DIFFERENCE, max(header.sectionSize(DIFFERENCE), 160))
+        others = sum(header.sectionSize(c) for c in columns)
+        room = self.tree.viewport().width() - others
+        header.resizeSection(NAME, max(120, room))
+        if compared:  # still too narrow: show the end, where the Difference column is
+            bar = self.tree.horizontalScrollBar()
+            bar.setValue(bar.maximum())
+
+    def _comparison_changed(self) -> None:
+        self.model.set_comparison(self.context.comparison)
+        self.fit_columns()
+
     def current_pane(self) -> Pane:
         widget = self.tabs.currentWidget()
         assert isinstance(widget, Pane)
@@ -332,9 +383,86 @@ class MainWindow(QMainWindow):
         self._update_current_pane()
 
     def _filter_changed(self, text: str) -> None:
+        filtering = bool(text.strip())
+        if filtering and self._expanded_before_filter is None:
+            self._expanded_before_filter = self._expanded_nodes()
         self.proxy.set_pattern(text)
-        if text.strip():
+        if filtering:
             self.tree.expandAll()
+        elif self._expanded_before_filter is not None:
+            expanded, self._expanded_before_filter = self._expanded_before_filter, None
+            self._restore_expansion(expanded)
+
+    def _expanded_nodes(self) -> list[Node]:
+        found: list[Node] = []
+        stack = [QModelIndex()]
+        while stack:
+            parent = stack.pop()
+            for row in range(self.proxy.rowCount(parent)):
+                index = self.proxy.index(row, NAME, parent)
+                if self.tree.isExpanded(index):
+                    found.append(index.data(NODE_ROLE))
+                    stack.append(index)
+        return found
+
+    def _restore_expansion(self, expanded: list[Node]) -> None:
+        self.tree.collapseAll()
+        for node in expanded:
+            index = self.proxy.mapFromSource(self.model.index_of(node))
+            if index.isValid():
+                self.tree.expand(index)
+        current = self.tree.currentIndex()
+        if current.isValid():
+            self.tree.scrollTo(current)
+
+    def _focus_filter(self) -> None:
+        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
+        self.filter_edit.selectAll()
+
+    def first_match(self) -> QModelIndex:
+        """The first tensor row shown whose name matches the filter (or the first tensor
+        row shown when nothing matches by itself)."""
+        pattern = self.proxy.pattern.strip()
+        first = QModelIndex()
+        stack = [QModelIndex()]
+        while stack:  # depth first, in the order shown
+            parent = stack.pop()
+            index = parent
+            node = index.data(NODE_ROLE) if index.isValid() else None
+            if node is not None and node.kind == TENSOR:
+                if not pattern or name_matches(node.name, pattern):
+                    return index
+                if not first.isValid():
+                    first = index
+            rows = range(self.proxy.rowCount(parent) - 1, -1, -1)
+            stack.extend(self.proxy.index(row, NAME, parent) for row in rows)
+        return first
+
+    def _select_first_match(self) -> None:
+        index = self.first_match()
+        if index.isValid():
+            self.select_node(index.data(NODE_ROLE))
+        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def _enter_results(self) -> None:
+        current = self.tree.currentIndex()
+        if not current.isValid():
+            self._select_first_match()
+            return
+        self.tree.scrollTo(current)
+        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.filter_edit and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            key = event.key()
+            if key == Qt.Key.Key_Down and not event.modifiers():
+                self._enter_results()
+                return True
+            if key == Qt.Key.Key_Escape and self.filter_edit.text():
+                self.filter_edit.clear()
+                return True
+        return super().eventFilter(watched, event)
 
     def current_root(self) -> Node | None:
         nodes = self.selected_nodes()
