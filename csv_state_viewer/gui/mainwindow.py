@@ -51,6 +51,7 @@ from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.statusprogress import StatusProgress
 from csv_state_viewer.gui.tasks import TaskSlot
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
+from csv_state_viewer.gui.treemenu import TreeMenu
 from csv_state_viewer.gui.treemodel import (
     DIFFERENCE,
     DTYPE,
@@ -68,6 +69,7 @@ from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together
 class MainWindow(QMainWindow):
     file_opened = Signal(object)  # the file's tree Node
     open_failed = Signal(str, str)  # path, message
+    tensors_exported = Signal(list)  # the ExportedTensor of each file written
 
     def __init__(self, settings: Settings | None = None) -> None:
         super().__init__()
@@ -129,7 +131,8 @@ class MainWindow(QMainWindow):
         runner = self.context.runner
         self._opening: dict[str, TaskSlot] = {}  # path: its slot, while it opens
         self.action_slots = {
-            action: runner.slot(f"window: {action}") for action in ("compare", "save", "export")
+            action: runner.slot(f"window: {action}")
+            for action in ("compare", "save", "export", "tensor")
         }
         find = QShortcut(QKeySequence("Ctrl+F"), self)
         find.activated.connect(self._focus_filter)
@@ -147,6 +150,7 @@ class MainWindow(QMainWindow):
         self.context.comparison_changed.connect(self._comparison_changed)
         runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
+        self.tree_menu = TreeMenu(self)
         self.refresh_recent()
         self._restore_layout()
         self._pending_select: str | None = None

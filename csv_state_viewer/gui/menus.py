@@ -24,7 +24,7 @@ from csv_state_viewer.core.registry import (
     open_filter,
     write_choices,
 )
-from csv_state_viewer.gui import fileactions
+from csv_state_viewer.gui import exporttensor, fileactions
 from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.resources import sample_files
 
@@ -63,7 +63,7 @@ def build(window: MainWindow) -> Menus:
         _action(window, samples, path.name, partial(window.open_file, str(path)))
     file_menu.addSeparator()
     needs_file = [
-        _action(window, file_menu, "&Compare with…", partial(_compare_dialog, window)),
+        _action(window, file_menu, "&Compare with…", partial(compare_dialog, window)),
         _action(window, file_menu, "Clear comparison", partial(clear_comparison, window)),
     ]
     file_menu.addSeparator()
@@ -79,6 +79,16 @@ def build(window: MainWindow) -> Menus:
                 window, export_menu, choice.label + "…", partial(_export_dialog, window, choice)
             )
         )
+    export_menu.addSeparator()
+    needs_file.append(
+        _action(
+            window,
+            export_menu,
+            "Selected &tensors (.npy, CSV matrix, text)…",
+            partial(exporttensor.export_dialog, window),
+            "Ctrl+E",
+        )
+    )
     needs_file.append(
         _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))
     )
@@ -222,7 +232,7 @@ def fixed_point_dialog(window: MainWindow) -> None:
     window.reopen(root, options={"scale": text} if text else None)
 
 
-def _compare_dialog(window: MainWindow) -> None:
+def compare_dialog(window: MainWindow) -> None:
     path, _ = QFileDialog.getOpenFileName(window, "Compare with", "", open_filter())
     if path:
         fileactions.compare_with(window, path)
