@@ -115,6 +115,15 @@ class ValuesModel(QAbstractTableModel):
         self._loaded += count
         self.endInsertRows()
 
+    def fetch_through(self, row: int) -> None:
+        """Make rows up to ``row`` (clamped to the table) available, in one insertion."""
+        last = min(row, self.total_rows - 1)
+        if last < self._loaded:
+            return
+        self.beginInsertRows(QModelIndex(), self._loaded, last)
+        self._loaded = last + 1
+        self.endInsertRows()
+
     def flags(self, index: Index) -> Qt.ItemFlag:
         if not index.isValid():
             return Qt.ItemFlag.NoItemFlags

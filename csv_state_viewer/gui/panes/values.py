@@ -5,8 +5,8 @@ from __future__ import annotations
 import functools
 
 import numpy as np
-from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtCore import QEvent, QItemSelection, QItemSelectionModel, QObject, Qt, Signal
+from PySide6.QtGui import QAction, QGuiApplication, QKeyEvent, QKeySequence
 from PySide6.QtWidgets import (
     QAbstractItemView,
     QHeaderView,
@@ -57,6 +57,7 @@ class ValuesPane(Pane):
         self.copy_action.triggered.connect(self.copy_selection)
         self.view.addAction(self.copy_action)
         self.view.setContextMenuPolicy(Qt.ContextMenuPolicy.ActionsContextMenu)
+        self.view.installEventFilter(self)  # Ctrl+Home/End reach past the fetched pages
 
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
@@ -125,6 +126,51 @@ class ValuesPane(Pane):
         dtype = self.node.entry.dtype if self.node.entry.dtype is not None else array.dtype
         name = display_name(self.node.name)
         self._set_message(f"{name}   {shape_text(array.shape)}   {dtype}   —   {rows}")
+
+    # ------------------------------------------------------------------ keyboard
+    def go_to_end(self, *, select: bool = False) -> None:
+        """Make the last element current, fetching the rows it needs (Ctrl+End)."""
+        if self.model.columnCount() == 0:
+            return
+        self.model.fetch_through(self.model.total_rows - 1)
+        self._go_to(self.model.rowCount() - 1, self.model.columnCount() - 1, select)
+
+    def go_to_start(self, *, select: bool = False) -> None:
+        """Make the first element current (Ctrl+Home)."""
+        if self.model.rowCount() and self.model.columnCount():
+            self._go_to(0, 0, select)
+
+    def _go_to(self, row: int, column: int, select: bool) -> None:
+        index = self.model.index(row, column)
+        flags = QItemSelectionModel.SelectionFlag.ClearAndSelect
+        if select:  # Ctrl+Shift: from the anchor, as Qt's own Shift+moves do
+            anchor = self.view.selectionModel().currentIndex()
+            if anchor.isValid():
+                top, bottom = sorted((anchor.row(), row))
+                left, right = sorted((anchor.column(), column))
+                self.view.selectionModel().select(
+                    QItemSelection(self.model.index(top, left), self.model.index(bottom, right)),
+                    flags,
+                )
+                flags = QItemSelectionModel.SelectionFlag.NoUpdate
+        self.view.selectionModel().setCurrentIndex(index, flags)
+        self.view.scrollTo(index)
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        if watched is self.view and event.type() == QEvent.Type.KeyPress:
+            assert isinstance(event, QKeyEvent)
+            modifiers = event.modifiers()
+            ctrl = Qt.KeyboardModifier.ControlModifier
+            shift = Qt.KeyboardModifier.ShiftModifier
+            if modifiers & ctrl and not modifiers & ~(ctrl | shift):
+                select = bool(modifiers & shift)
+                if event.key() == Qt.Key.Key_End:
+                    self.go_to_end(select=select)
+                    return True
+                if event.key() == Qt.Key.Key_Home:
+                    self.go_to_start(select=select)
+                    return True
+        return super().eventFilter(watched, event)
 
     # ------------------------------------------------------------------ copying
     def copy_selection(self) -> str:
