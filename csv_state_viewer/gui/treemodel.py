@@ -22,12 +22,15 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
 from csv_state_viewer.core.analysis.diff import DiffStatus, TensorDiff
-from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, Totals, totals
+from csv_state_viewer.core.analysis.roles import is_optimizer_state, is_parameter, kind_of
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, Totals, bad_row_count, totals
 from csv_state_viewer.core.formatting import display_name, human_bytes, safe_text, shape_text
 from csv_state_viewer.gui.context import Comparison
 
-NAME, SHAPE, DTYPE, PARAMETERS, SIZE, DIFFERENCE = range(6)
-HEADERS = ("Name", "Shape", "Dtype", "Parameters", "Size", "Difference")
+NAME, SHAPE, DTYPE, PARAMETERS, OPTIMIZER, SIZE, DIFFERENCE = range(7)
+HEADERS = ("Name", "Shape", "Dtype", "Parameters", "Optimizer state", "Size", "Difference")
+# element counts, model parameters apart from optimizer state
+COUNT_COLUMNS = (PARAMETERS, OPTIMIZER)
 NODE_ROLE = Qt.ItemDataRole.UserRole + 1  # the core Node of a row
 SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts numerically
 
@@ -187,7 +190,7 @@ class TensorTreeModel(QAbstractItemModel):
             if node.error is not None or (column == DIFFERENCE and self._differs(node)):
                 return QBrush(_PROBLEM)
             return None
-        if role == Qt.ItemDataRole.TextAlignmentRole and column in (PARAMETERS, SIZE):
+        if role == Qt.ItemDataRole.TextAlignmentRole and column in (*COUNT_COLUMNS, SIZE):
             return int(Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignVCenter)
         return None
 
@@ -198,6 +201,8 @@ class TensorTreeModel(QAbstractItemModel):
         if node.kind != TENSOR or entry is None:
             if column == PARAMETERS:
                 return f"{self._totals_of(node).parameters:,}"
+            if column == OPTIMIZER:
+                return f"{self._totals_of(node).optimizer_state:,}"
             if column == SIZE:
                 return human_bytes(self._totals_of(node).nbytes)
             if column == DIFFERENCE:
@@ -207,8 +212,9 @@ class TensorTreeModel(QAbstractItemModel):
             return shape_text(entry.shape) if entry.shape is not None else ""
         if column == DTYPE:
             return str(entry.dtype) if entry.dtype is not None else ""
-        if column == PARAMETERS:
-            return f"{entry.size:,}" if entry.shape is not None else ""
+        if column in COUNT_COLUMNS:
+            count = self._count(node, column)
+            return f"{count:,}" if count is not None else ""
         if column == SIZE:
             return human_bytes(entry.nbytes) if entry.dtype is not None else ""
         return diff_text(self.diff_of(node))
@@ -217,8 +223,11 @@ class TensorTreeModel(QAbstractItemModel):
         entry = node.entry
         if column == NAME:
             return node.label.lower()
-        if column in (SHAPE, PARAMETERS):
+        if column == SHAPE:
             return entry.size if entry is not None else self._totals_of(node).parameters
+        if column in COUNT_COLUMNS:
+            count = self._count(node, column)
+            return count if count is not None else -1
         if column == SIZE:
             return entry.nbytes if entry is not None else self._totals_of(node).nbytes
         if column == DIFFERENCE:
@@ -233,9 +242,9 @@ class TensorTreeModel(QAbstractItemModel):
             if display_name(node.label) != node.label:  # elided or escaped: say whose
                 return f"{safe_text(node.name)}: {safe_text(error)}"
             return safe_text(error)
-        if node.kind == FILE and node.state is not None and node.state.errors:
-            count = len(node.state.errors)
-            return f"{count} bad row{'s' if count != 1 else ''}; the others are readable"
+        if node.kind == FILE and node.state is not None and bad_row_count(node.state):
+            count = bad_row_count(node.state)
+            return f"{count:,} bad row{'s' if count != 1 else ''}; the others are readable"
         return safe_text(node.name)  # whole: the Name column may show it elided
 
     def _icon(self, node: Node) -> Any:
@@ -250,6 +259,20 @@ class TensorTreeModel(QAbstractItemModel):
         if node.kind != TENSOR:
             return style.standardIcon(QStyle.StandardPixmap.SP_DirIcon)
         return None
+
+    def _count(self, node: Node, column: int) -> int | None:
+        """Elements counted in a count column: a tensor's own (in the column of its kind),
+        a file's or scope's sum; None where a tensor does not count (a bad row, a counter
+        under Parameters)."""
+        entry = node.entry
+        if node.kind != TENSOR or entry is None:
+            counts = self._totals_of(node)
+            return counts.parameters if column == PARAMETERS else counts.optimizer_state
+        if entry.shape is None or node.error is not None:
+            return None
+        kind = kind_of(entry)
+        counted = is_parameter(kind) if column == PARAMETERS else is_optimizer_state(kind)
+        return entry.size if counted else None
 
     def _totals_of(self, node: Node) -> Totals:
         found = self._totals.get(id(node))

@@ -142,7 +142,8 @@ def test_the_window_shows_names_safely(
     problems = summary.problems.toPlainText()
     assert_safe(problems)
     assert "'bad\\u202erow': shape [5] declares 5 values" in problems
-    assert "names\\x1b[31m.csv:" in problems
+    assert "names\\x1b[31m.csv" in summary.problems_path.text()  # the path, once, above
+    assert_safe(summary.problems_path.text())
     assert_safe(summary.heading.text())
     assert_safe(summary.field_text("name"))
 

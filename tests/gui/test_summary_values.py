@@ -156,10 +156,11 @@ def test_file_node_totals_and_aggregate_statistics(
     show_summary(qtbot, summary, [root])
 
     entries = small.entries
+    optimizer = ["optimizer/adam/dense_kernel_m", "optimizer/iteration"]
+    weights = {name: array for name, array in arrays.items() if name not in optimizer}
     assert summary.field_text("tensors") == str(len(entries))
-    assert summary.field_text("parameters") == f"{sum(a.size for a in arrays.values()):,}"
-    optimizer = sum(e.metadata.get("role") == "optimizer" for e in entries)
-    assert summary.field_text("optimizer") == str(optimizer)
+    assert summary.field_text("parameters") == f"{sum(a.size for a in weights.values()):,}"
+    assert summary.field_text("optimizer") == "129 in 2 tensors"
     assert summary.field_text("errors") == "0"
     assert summary.field_text("format") == small.format_name
     assert summary.field_text("measured") == str(len(arrays))
@@ -167,9 +168,13 @@ def test_file_node_totals_and_aggregate_statistics(
     assert summary.field_text("bytes") == bytes_text(
         sum(e.span[1] - e.span[0] for e in entries if e.span is not None)
     )
-    expected = expected_stats(list(arrays.values()))
+    # parameters and optimizer state are measured apart; the counter is a value
+    expected = expected_stats(list(weights.values()))
+    slot = expected_stats([arrays["optimizer/adam/dense_kernel_m"]])
     for key in ("min", "max", "mean", "std", "l2", "zeros", "nan", "inf"):
         assert summary.field_text(key) == expected[key], key
+        assert summary.field_text(f"optimizer_{key}") == slot[key], key
+    assert summary.field_text("value:optimizer/iteration") == "12"
     assert summary.problems_box.isVisibleTo(summary)
     assert summary.problems.toPlainText() == "No problems found"
 
@@ -178,9 +183,9 @@ def test_file_node_totals_and_aggregate_statistics(
     assert scope is not None
     show_summary(qtbot, summary, [scope])
     dense = [arrays["model/dense/kernel"], arrays["model/dense/bias"]]
-    dense.append(arrays["optimizer/adam/dense_kernel_m"])  # the slot hangs under its kernel
-    assert summary.field_text("tensors") == "3"
+    assert summary.field_text("tensors") == "3"  # the slot hangs under its kernel
     assert summary.field_text("max") == expected_stats(dense)["max"]
+    assert summary.field_text("optimizer_max") == slot["max"]
     assert summary.problems_box.isHidden()
 
 
@@ -212,12 +217,17 @@ def test_damaged_sample_shows_problems_and_bad_rows(
         assert summary.field_text("min") == expected_stats(good)["min"]
         assert summary.field_text("max") == expected_stats(good)["max"]
         lines = summary.problems.toPlainText().splitlines()
-        assert sorted(lines) == sorted(str(p) for p in state.errors)
-        assert [int(line[len(state.path) + 1 :].split(":")[0]) for line in lines] == sorted(
+        # relative to the file: "line N: ...", the whole path once above them
+        assert sorted(lines) == sorted(
+            f"line {str(p)[len(state.path) + 1 :]}" for p in state.errors
+        )
+        assert [int(line.split(":")[0].removeprefix("line ")) for line in lines] == sorted(
             p.line for p in state.errors if p.line is not None
         )
         assert len(lines) == len(bad_at_index) + 1
-        assert any(line.startswith(f"{state.path}:3: 'dense/bias': ") for line in lines)
+        assert any(line.startswith("line 3: 'dense/bias': ") for line in lines)
+        assert summary.problems_path.text() == f"In {state.path}"
+        assert summary.problems.toPlainText().count(state.path) == 0
 
         # A row that was bad when indexed shows its error instead of statistics.
         huge = node_of(root, "dense_1/kernel")
@@ -244,9 +254,9 @@ def test_written_broken_csv(
         root = build_tree(state)
         show_summary(qtbot, summary, [root])
         lines = summary.problems.toPlainText().splitlines()
-        assert sorted(lines) == sorted(str(p) for p in state.errors)
-        assert summary.problems.toPlainText().startswith(f"{path}:3: 'typo': ")
-        assert f"{path}:4: 'cut': metadata is not valid JSON" in summary.problems.toPlainText()
+        assert len(lines) == len(state.errors)
+        assert summary.problems.toPlainText().startswith("line 3: 'typo': ")
+        assert "line 4: 'cut': metadata is not valid JSON" in summary.problems.toPlainText()
         assert summary.field_text("min") == "1" and summary.field_text("max") == "3"
 
     # In a fresh tree the data error of "typo" is met by the summary of the tensor itself.

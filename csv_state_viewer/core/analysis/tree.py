@@ -16,6 +16,7 @@ import fnmatch
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
+from csv_state_viewer.core.analysis.roles import is_optimizer_state, is_parameter, kind_of
 from csv_state_viewer.core.state import State, TensorEntry
 
 FILE = "file"
@@ -91,27 +92,49 @@ class Node:
 
 @dataclass(frozen=True)
 class Totals:
-    """Aggregated counts of a file or scope node (sizes of good tensors only)."""
+    """Aggregated counts of a file or scope node (sizes of good tensors only).
+
+    Model parameters and optimizer state are counted apart (see
+    :mod:`~csv_state_viewer.core.analysis.roles`): ``parameters`` is what Keras's
+    ``model.count_params()`` says, ``optimizer_state`` the elements its optimizer keeps.
+    """
 
     tensors: int
-    parameters: int
+    parameters: int  # elements of the model's parameters (weights)
     nbytes: int
-    errors: int
-    optimizer: int  # tensors whose role is optimizer state
+    errors: int  # bad rows
+    optimizer_tensors: int  # slots and optimizer scalars
+    optimizer_state: int = 0  # their elements
+    parameter_tensors: int = 0
+    other: int = 0  # elements of the rest: counters, RNG state
+
+
+def bad_row_count(state: State) -> int:
+    """The number of bad rows of ``state`` known so far: one per problem it recorded
+    (found when indexing, or by a read). The one count every front end shows."""
+    return len(state.errors)
 
 
 def totals(node: Node) -> Totals:
-    tensors = parameters = nbytes = errors = optimizer = 0
+    tensors = parameters = nbytes = errors = optimizer = optimizer_state = weights = other = 0
     for leaf in node.tensors():
         tensors += 1
         if leaf.error is not None:
             errors += 1  # a bad row's declared shape is not to be trusted: not counted
         elif leaf.entry is not None:
-            parameters += leaf.entry.size
             nbytes += leaf.entry.nbytes
-            if leaf.entry.metadata.get("role") == "optimizer":
+            kind = kind_of(leaf.entry)
+            if is_parameter(kind):
+                weights += 1
+                parameters += leaf.entry.size
+            elif is_optimizer_state(kind):
                 optimizer += 1
-    return Totals(tensors, parameters, nbytes, errors, optimizer)
+                optimizer_state += leaf.entry.size
+            else:
+                other += leaf.entry.size
+    if node.kind == FILE and node.state is not None and node.parent is None:
+        errors = max(errors, bad_row_count(node.state))
+    return Totals(tensors, parameters, nbytes, errors, optimizer, optimizer_state, weights, other)
 
 
 def build_tree(state: State, label: str | None = None) -> Node:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import functools
 import json
 import os
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from PySide6.QtCore import Qt, Signal
@@ -36,11 +35,13 @@ from PySide6.QtWidgets import (
 )
 
 from csv_state_viewer.core.analysis.stats import TensorStats, combine
-from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, totals
-from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.analysis.summary import GroupStats, Measured, percent_text, plural
+from csv_state_viewer.core.analysis.summary import summarize as summarize_group
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, bad_row_count, totals
+from csv_state_viewer.core.errors import RowError, RowProblem
 from csv_state_viewer.core.formatting import display_name, human_bytes, safe_text, shape_text
 from csv_state_viewer.core.layouts.values import DECIDED_KEY
-from csv_state_viewer.core.progress import Progress, check_cancelled
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
@@ -66,8 +67,7 @@ def bytes_text(count: int) -> str:
 
 
 def zeros_text(zeros: int, count: int) -> str:
-    percent = 100.0 * zeros / count if count else 0.0
-    return f"{percent:.6g} % ({zeros:,} of {count:,})"
+    return f"{percent_text(zeros, count)} ({zeros:,} of {count:,})"
 
 
 def inf_text(posinf: int, neginf: int) -> str:
@@ -87,13 +87,24 @@ class Row(NamedTuple):
     whole: str = ""  # the tooltip of a text shown shortened (a long name)
 
 
-@dataclass(frozen=True)
-class Aggregate:
-    """Statistics over the tensors of a file or scope."""
+Aggregate = GroupStats[Node]  # statistics over the tensors of a file or scope
 
-    stats: TensorStats
-    measured: int
-    failed: list[tuple[Node, RowError]]
+
+def problem_text(problem: RowProblem, path: str) -> str:
+    """A problem of the file at ``path`` said relative to it: ``line 3: 'dense/bias': …``
+    (a problem of another file, as in a folder state, starts with that file's relative path).
+    Escaped like ``str(problem)``."""
+    where = f"line {problem.line}" if problem.line is not None else ""
+    if problem.path != path:
+        inner = os.path.relpath(problem.path, path) if problem.path else ""
+        where = f"{inner}:{problem.line}" if problem.line is not None else inner
+    message = safe_text(problem.message)
+    what = f"{problem.name!r}: {message}" if problem.name else message
+    return f"{safe_text(where)}: {what}" if where else what
+
+
+def problems_text(problems: list[RowProblem], path: str) -> str:
+    return "\n".join(problem_text(p, path) for p in problems) or "No problems found"
 
 
 def tensor_rows(node: Node) -> list[Row]:
@@ -133,67 +144,100 @@ def _dtype_text(entry: TensorEntry) -> str:
 
 
 def group_rows(node: Node) -> list[Row]:
+    """A file's or scope's counts: model parameters apart from optimizer state."""
     counts = totals(node)
     spans = [n.entry.span for n in node.tensors() if n.entry is not None and n.entry.span]
     in_file = sum(end - start for start, end in spans)
     rows = [_name_row(node.name)]
     if node.kind == FILE and node.state is not None:
         rows.append(Row("format", "Format", node.state.format_name or NONE))
+    bad = bad_row_count(node.state) if node.kind == FILE and node.state else counts.errors
+    rows += [
+        Row("tensors", "Tensors", f"{counts.tensors:,}"),
+        Row(
+            "parameters",
+            "Parameters",
+            f"{counts.parameters:,}",
+            whole=f"model parameters (weights), in {plural(counts.parameter_tensors, 'tensor')}",
+        ),
+        Row(
+            "optimizer",
+            "Optimizer state",
+            f"{counts.optimizer_state:,} in {plural(counts.optimizer_tensors, 'tensor')}"
+            if counts.optimizer_tensors
+            else "0",
+            whole="elements of the optimizer's slots and scalars, not model parameters",
+        ),
+    ]
+    if counts.other:
+        rows.append(Row("other", "Other state", f"{counts.other:,}"))
     return [
         *rows,
-        Row("tensors", "Tensors", f"{counts.tensors:,}"),
-        Row("parameters", "Parameters", f"{counts.parameters:,}"),
         Row("bytes", "Bytes in file", bytes_text(in_file) if spans else NONE),
         Row("decoded", "Decoded size", bytes_text(counts.nbytes)),
-        Row("errors", "Bad rows", f"{counts.errors:,}", counts.errors > 0),
-        Row("optimizer", "Optimizer tensors", f"{counts.optimizer:,}"),
+        Row("errors", "Bad rows", f"{bad:,}", bad > 0),
     ]
 
 
-def stats_rows(stats: TensorStats, integer: bool = False) -> list[Row]:
-    """``integer``: min and max of an integer tensor are shown in full."""
+def stats_rows(stats: TensorStats, integer: bool = False, prefix: str = "") -> list[Row]:
+    """``integer``: min and max of an integer tensor are shown in full; ``prefix`` starts
+    every key (``optimizer_min``...)."""
     whole = integer and stats.finite > 0
     return [
-        Row("min", "Minimum", number_text(stats.min, whole), tip=stats.min),
-        Row("max", "Maximum", number_text(stats.max, whole), tip=stats.max),
-        Row("mean", "Mean", number_text(stats.mean), tip=stats.mean),
-        Row("std", "Standard deviation", number_text(stats.std), tip=stats.std),
-        Row("l2", "L2 norm", number_text(stats.l2), tip=stats.l2),
-        Row("zeros", "Zeros", zeros_text(stats.zeros, stats.count)),
-        Row("nan", "NaN", f"{stats.nan:,}", stats.nan > 0),
-        Row("inf", "Inf", inf_text(stats.posinf, stats.neginf), stats.inf > 0),
+        Row(f"{prefix}min", "Minimum", number_text(stats.min, whole), tip=stats.min),
+        Row(f"{prefix}max", "Maximum", number_text(stats.max, whole), tip=stats.max),
+        Row(f"{prefix}mean", "Mean", number_text(stats.mean), tip=stats.mean),
+        Row(f"{prefix}std", "Standard deviation", number_text(stats.std), tip=stats.std),
+        Row(f"{prefix}l2", "L2 norm", number_text(stats.l2), tip=stats.l2),
+        Row(f"{prefix}zeros", "Zeros", zeros_text(stats.zeros, stats.count)),
+        Row(f"{prefix}nan", "NaN", f"{stats.nan:,}", stats.nan > 0),
+        Row(f"{prefix}inf", "Inf", inf_text(stats.posinf, stats.neginf), stats.inf > 0),
     ]
 
 
-class _Part:
-    """The progress of one tensor as a slice of the whole (cancelling stops the whole)."""
+PARAMETER_HEADING = "parameters_heading"
+OPTIMIZER_HEADING = "optimizer_heading"
+OPTIMIZER_PREFIX = "optimizer_"
+OTHER_PREFIX = "other_"
+VALUE_PREFIX = "value:"  # + a counter's or scalar's name
 
-    def __init__(self, outer: Progress, start: int, weight: int, total: int) -> None:
-        self._outer, self._start, self._weight, self._total = outer, start, weight, total
 
-    def report(self, done: int, total: int) -> None:
-        if total > 0:
-            self._outer.report(self._start + self._weight * min(done, total) // total, self._total)
+def group_stats_rows(result: Aggregate, tensors: int) -> list[Row]:
+    """Statistics of a file or scope: parameters, then optimizer state, each over its own
+    tensors; counters and optimizer scalars as values (``adam/iteration: 320``)."""
+    skipped = tensors - result.measured
+    rows = [
+        Row("measured", "Tensors measured", f"{result.measured:,}"),
+        Row("skipped", "Tensors skipped (bad or unreadable)", f"{skipped:,}", skipped > 0),
+    ]
+    sections = [
+        (PARAMETER_HEADING, "Parameters", "", result.parameter_tensors, True),
+        (OPTIMIZER_HEADING, "Optimizer state", OPTIMIZER_PREFIX, result.optimizer_tensors, False),
+        ("other_heading", "Other state", OTHER_PREFIX, result.other_tensors, False),
+    ]
+    for key, title, prefix, measured, always in sections:
+        if not measured and not always:
+            continue
+        rows.append(Row(key, f"{title} statistics", f"over {plural(len(measured), 'tensor')}"))
+        rows += stats_rows(_combined(measured), prefix=prefix)
+    for value in result.values:
+        name = value.entry.name
+        rows.append(Row(f"{VALUE_PREFIX}{name}", display_name(name), value.value or NONE))
+    return rows
 
-    def cancelled(self) -> bool:
-        return self._outer.cancelled()
+
+def _combined(measured: list[Measured[Node]]) -> TensorStats:
+    return combine([m.stats for m in measured])
+
+
+def _entry_of(node: Node) -> TensorEntry:
+    assert node.entry is not None
+    return node.entry
 
 
 def measure(context: ViewerContext, nodes: list[Node], progress: Progress) -> Aggregate:
     """Worker: statistics over ``nodes``, skipping (and listing) unreadable ones."""
-    weights = [max(n.entry.nbytes, 1) if n.entry is not None else 1 for n in nodes]
-    total, done = sum(weights), 0
-    parts: list[TensorStats] = []
-    failed: list[tuple[Node, RowError]] = []
-    for node, weight in zip(nodes, weights, strict=True):
-        check_cancelled(progress)
-        try:
-            parts.append(context.load_stats(node, _Part(progress, done, weight, total)))
-        except RowError as err:
-            failed.append((node, err))
-        done += weight
-        progress.report(done, total)
-    return Aggregate(combine(parts), len(parts), failed)
+    return summarize_group(nodes, _entry_of, context.load_stats, progress)
 
 
 def _table() -> QTableWidget:
@@ -224,6 +268,8 @@ class SummaryPane(Pane):
     def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.node: Node | None = None
+        self.result: Aggregate | None = None  # statistics of the file or scope shown
+        self.tensor_stats: TensorStats | None = None  # statistics of the tensor shown
         self._rows: dict[str, tuple[QTableWidget, int]] = {}  # key -> its table and row
         self.heading = SafeLabel()
         self.heading.setStyleSheet("font-weight: bold;")
@@ -246,7 +292,12 @@ class SummaryPane(Pane):
         self.metadata_box = QGroupBox("Metadata")
         QVBoxLayout(self.metadata_box).addWidget(self.metadata)
         self.problems_box = QGroupBox("Problems")
-        QVBoxLayout(self.problems_box).addWidget(self.problems)
+        self.problems_path = SafeLabel()  # the file's whole path, once; lines are relative
+        self.problems_path.setWordWrap(True)
+        self.problems_path.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        problems_layout = QVBoxLayout(self.problems_box)
+        problems_layout.addWidget(self.problems_path)
+        problems_layout.addWidget(self.problems)
 
         status = QHBoxLayout()
         status.addWidget(self.status_label, 1)
@@ -303,6 +354,8 @@ class SummaryPane(Pane):
         self.nodes = list(nodes)
         self.slot.drop()
         self.node = nodes[0] if nodes else None
+        self.result = None
+        self.tensor_stats = None
         self._clear(self.properties)
         self._clear(self.statistics)
         self._set_error(None)
@@ -357,6 +410,7 @@ class SummaryPane(Pane):
 
     def _tensor_done(self, node: Node, stats: TensorStats) -> None:
         if node is self.node and node.entry is not None:
+            self.tensor_stats = stats
             dtype = node.entry.dtype
             self._show_stats(stats_rows(stats, dtype is not None and dtype.kind in "biu"))
 
@@ -373,11 +427,12 @@ class SummaryPane(Pane):
             self.summary_ready.emit()
             return
         cached = [self._cached_stats(n) for n in good]
-        known = [stats for stats in cached if stats is not None]
+        known = {id(n): stats for n, stats in zip(good, cached, strict=True) if stats}
         if len(known) == len(good):  # every tensor measured before: no worker needed
-            self._group_done(node, Aggregate(combine(known), len(known), []))
+            result = summarize_group(good, _entry_of, lambda n, _: known[id(n)], NO_PROGRESS)
+            self._group_done(node, result)
             return
-        self._set_busy(0, f"Computing statistics of {len(good):,} tensors…")
+        self._set_busy(0, f"Computing statistics of {plural(len(good), 'tensor')}…")
         self.slot.submit(
             functools.partial(measure, self.context, good),
             on_done=lambda result: self._group_done(node, result),
@@ -394,9 +449,12 @@ class SummaryPane(Pane):
         if node.kind == FILE and node.state is not None:
             # in line order: data errors found while reading are appended as met
             problems = sorted(node.state.errors, key=lambda p: (p.line or 0, p.name or ""))
-            # str(problem) escapes what the name, path and message hold
-            self.problems.setPlainText("\n".join(map(str, problems)) or "No problems found")
-            self.problems_box.setTitle(f"Problems ({len(problems)})")
+            path = node.state.path
+            # relative to the file, escaped as str(problem) is; the whole path said once
+            self.problems.setPlainText(problems_text(problems, path))
+            self.problems.setToolTip(safe_text(path))
+            self.problems_path.setText(f"In {path}")  # SafeLabel escapes it
+            self.problems_box.setTitle(f"Problems ({len(problems):,})")
             self.problems_box.show()
 
     def _group_done(self, node: Node, result: Aggregate) -> None:
@@ -406,14 +464,8 @@ class SummaryPane(Pane):
             return
         if result.failed:  # the bad-row count and the problems list have grown
             self._group_properties(node)
-        skipped = totals(node).tensors - result.measured
-        self._show_stats(
-            [
-                Row("measured", "Tensors measured", f"{result.measured:,}"),
-                Row("skipped", "Tensors skipped (bad or unreadable)", f"{skipped:,}", skipped > 0),
-                *stats_rows(result.stats),
-            ]
-        )
+        self.result = result
+        self._show_stats(group_stats_rows(result, totals(node).tensors))
 
     # ------------------------------------------------------------------ shared
     def _failed(self, node: Node, error: BaseException) -> None:
