@@ -8,9 +8,12 @@ than starting Matplotlib's math mode (a name such as ``a$\\x$`` fails to draw ot
 from __future__ import annotations
 
 import os
+from typing import Any
 
+from matplotlib.axis import Axis, XAxis
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from csv_state_viewer.core.atomic import atomic_path
@@ -20,7 +23,12 @@ SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 SAVE_FILTER = "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
 MESSAGE_COLOR = "0.35"
 ERROR_COLOR = "firebrick"
-MARGINS = {"left": 0.11, "right": 0.97, "bottom": 0.1, "top": 0.93}
+# Margins in units of the font size, so labels keep inside the figure at any size: a
+# fraction of the width clipped the "count" label of a narrow plot. Panes with a colour bar
+# widen ``right`` for its tick labels.
+MARGINS_EM = {"left": 6.0, "right": 1.2, "bottom": 3.4, "top": 1.0}
+TITLE_LINE_EM = 1.6
+TICK_SPACING_EM = 6.5  # room per x tick label: "-0.0125" plus a gap
 
 
 def _literal(text: str) -> str:
@@ -32,18 +40,47 @@ def plot_text(name: str) -> str:
     return _literal(display_name(name))
 
 
+class SpacedLocator(MaxNLocator):
+    """MaxNLocator with as many bins as the axis has room for at draw time.
+
+    Matplotlib's default sizes x ticks for three-character labels, so values such as
+    ``-0.0125`` collided on a narrow plot.
+    """
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(nbins=5, **kwargs)
+
+    def __call__(self) -> Any:
+        axis = self.axis
+        if isinstance(axis, Axis) and axis.axes is not None:
+            box = axis.axes.bbox
+            horizontal = isinstance(axis, XAxis)
+            length = box.width if horizontal else box.height
+            em_px = 10.0 * axis.axes.figure.dpi / 72  # Matplotlib's default font size
+            spacing = (TICK_SPACING_EM if horizontal else 2.5) * em_px
+            self.set_params(nbins=max(1, min(9, int(length // max(spacing, 1.0)))))
+        return super().__call__()
+
+
+def space_ticks(ax: Any, *, integer: bool = False) -> None:
+    """Give both axes of ``ax`` as many ticks as fit their length (whole numbers if asked)."""
+    for axis in (ax.xaxis, ax.yaxis):
+        axis.set_major_locator(SpacedLocator(integer=integer))
+
+
 class PlotCanvas(QWidget):
     """A Figure, its ``FigureCanvasQTAgg`` and a navigation toolbar.
 
-    The figure uses fixed margins rather than a layout engine: constrained layout measured
-    every text on every draw and made each draw of a histogram ~20 ms slower on the UI
-    thread.
+    The figure uses margins measured in font sizes (:data:`MARGINS_EM`), recomputed when the
+    canvas is resized or a title gets more lines, rather than a layout engine: constrained
+    layout measured every text on every draw and made each draw of a histogram ~20 ms
+    slower on the UI thread.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.figure = Figure()
-        self.figure.subplots_adjust(**MARGINS)
+        self.margins_em = dict(MARGINS_EM)
         self.canvas = FigureCanvasQTAgg(self.figure)
         self.toolbar = NavigationToolbar2QT(self.canvas, self)
         layout = QVBoxLayout(self)
@@ -51,18 +88,42 @@ class PlotCanvas(QWidget):
         layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, 1)
         self.message: str | None = None  # the text shown instead of a plot, if any
+        self.fit_margins()
+        self.canvas.mpl_connect("resize_event", lambda _event: self.fit_margins())
 
     def request_draw(self) -> None:
         """Redraw when the event loop is next idle; many requests make one draw."""
+        self.fit_margins()
         self.canvas.draw_idle()
 
+    def fit_margins(self) -> None:
+        """Margins of :attr:`margins_em` font sizes at the figure's current pixel size."""
+        width, height = self.figure.bbox.width, self.figure.bbox.height
+        if width < 1 or height < 1:
+            return
+        em = 10.0 * self.figure.dpi / 72  # Matplotlib's default font size, in pixels
+        lines = max(
+            (ax.get_title().count("\n") + 1 for ax in self.figure.axes if ax.get_title()),
+            default=0,
+        )
+        margins = self.margins_em
+        top = (margins["top"] + TITLE_LINE_EM * lines) * em
+        left, right, bottom = margins["left"] * em, margins["right"] * em, margins["bottom"] * em
+        # a tiny canvas keeps a sliver of plot rather than inverted margins
+        left_f = min(left / width, 0.45)
+        right_f = max(1 - right / width, left_f + 0.05)
+        bottom_f = min(bottom / height, 0.45)
+        top_f = max(1 - top / height, bottom_f + 0.05)
+        self.figure.subplots_adjust(left=left_f, right=right_f, bottom=bottom_f, top=top_f)
+
     def clear(self) -> None:
-        """An empty figure, ready for new axes."""
+        """An empty figure, ready for new axes; the hover read-out of the old plot goes."""
         self.figure.clear()
-        self.figure.subplots_adjust(**MARGINS)
+        self.fit_margins()
         self.message = None
         # the toolbar's zoom history refers to axes that no longer exist
         self.toolbar.update()
+        self.toolbar.set_message("")
 
     def show_message(self, text: str, *, error: bool = False) -> None:
         """Replace the plot with ``text`` centred on the figure."""

@@ -1,11 +1,17 @@
-"""The heatmap pane: one tensor as a 2-D image, coloured symmetrically around zero."""
+"""The heatmap pane: one tensor as a 2-D image, coloured symmetrically around zero.
+
+The image is computed in the pane's worker (load, 2-D view, pooling down to the canvas's
+pixel size by :mod:`csv_state_viewer.core.analysis.image`), so the UI thread only draws a
+small array: drawing a 4096 x 4096 tensor as it was froze the window for 1.4 s.
+"""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 
 import numpy as np
-from matplotlib.ticker import MaxNLocator
+from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -15,45 +21,98 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.analysis.slicing import (
-    RESHAPE,
-    SLICE,
-    display_stride,
-    symmetric_limits,
-    to_2d,
+from csv_state_viewer.core.analysis.image import (
+    MAX_ABS,
+    MAX_SIDE,
+    MEAN,
+    HeatmapImage,
+    heatmap_image,
 )
+from csv_state_viewer.core.analysis.slicing import RESHAPE, SLICE, to_2d
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.formatting import display_name
-from csv_state_viewer.core.progress import Progress
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.errors import describe
 from csv_state_viewer.gui.panes.base import Pane, save_canvas
-from csv_state_viewer.gui.plotcanvas import PlotCanvas, plot_text
+from csv_state_viewer.gui.plotcanvas import PlotCanvas, plot_text, space_ticks
 from csv_state_viewer.gui.safelabel import SafeLabel
 
 CMAP = "RdBu_r"
 MODE_LABELS = ((RESHAPE, "Reshape to 2-D"), (SLICE, "Slice"))
+REDUCTION_LABELS = ((MAX_ABS, "max |x|"), (MEAN, "mean"))
+SYNC_ELEMENTS = 1 << 20  # a new slice of a map this small is pooled on the UI thread
+MIN_SIDE = 64
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
     return str(tuple(shape)) if shape else "scalar"
 
 
+def _format_value(value: float) -> str:
+    return f"{value:.7g}"
+
+
+@dataclass(frozen=True)
+class _Request:
+    """What to show of a loaded tensor: fixed on the UI thread, computed in a worker."""
+
+    mode: str
+    index: tuple[int, ...]
+    budget: tuple[int, int]  # at most this many image rows and columns
+    reduction: str
+
+
+@dataclass(frozen=True)
+class _Shown:
+    """A worker's result: the tensor and its image, or the message that replaces one."""
+
+    array: np.ndarray
+    image: HeatmapImage | None
+    message: str | None
+    request: _Request
+
+
+def _render(node: Node, array: np.ndarray, request: _Request, progress: Progress) -> _Shown:
+    name = display_name(node.name)
+    if array.ndim == 0:
+        return _Shown(array, None, f"{name} is a scalar: {array.item()!r}", request)
+    if array.size == 0:
+        return _Shown(array, None, f"{name} is empty (shape {_shape_text(array.shape)})", request)
+    index = request.index if array.ndim >= 3 and request.mode == SLICE else ()
+    if array.ndim >= 3 and request.mode == SLICE and len(index) != array.ndim - 2:
+        index = (0,) * (array.ndim - 2)  # a new tensor starts at its first slice
+    data = to_2d(array, request.mode, index)
+    rows, cols = request.budget
+    image = heatmap_image(data, rows, cols, request.reduction, progress)
+    return _Shown(
+        array, image, None, _Request(request.mode, index, request.budget, request.reduction)
+    )
+
+
 class HeatmapPane(Pane):
     """The first selected tensor as an image; ≥3-D tensors are reshaped or sliced."""
 
     title = "Heatmap"
+    image_drawn = Signal()  # the selection's image (or the message replacing it) is shown
 
     def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
         self.node: Node | None = None
         self.array: np.ndarray | None = None  # the loaded tensor
-        self.image_data: np.ndarray | None = None  # the 2-D array drawn
+        self.image: HeatmapImage | None = None  # what is drawn, with its reduction
+        self.image_data: np.ndarray | None = None  # the 2-D array drawn (pooled)
 
         self.mode_combo = QComboBox()
         for mode, label in MODE_LABELS:
             self.mode_combo.addItem(label, mode)
         self.mode_label = QLabel("3-D and more:")
+        self.reduction_combo = QComboBox()
+        for reduction, label in REDUCTION_LABELS:
+            self.reduction_combo.addItem(label, reduction)
+        self.reduction_combo.setToolTip(
+            "How a block of values becomes one pixel when the map is larger than the plot"
+        )
         self.index_spins: list[QSpinBox] = []
         self._index_row = QHBoxLayout()
         self._index_row.setContentsMargins(0, 0, 0, 0)
@@ -65,12 +124,16 @@ class HeatmapPane(Pane):
         controls.addWidget(self.mode_label)
         controls.addWidget(self.mode_combo)
         controls.addLayout(self._index_row)
+        controls.addWidget(QLabel("Pooling:"))
+        controls.addWidget(self.reduction_combo)
         controls.addWidget(self.status, 1)
         layout = QVBoxLayout(self)
         layout.addLayout(controls)
         layout.addWidget(self.canvas, 1)
+        self.canvas.margins_em["right"] = 5.0  # the colour bar's tick labels
 
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
+        self.reduction_combo.currentIndexChanged.connect(self._reduction_changed)
         self._set_controls(())
         self.canvas.show_message("Select a tensor")
 
@@ -82,42 +145,86 @@ class HeatmapPane(Pane):
     def set_mode(self, mode: str) -> None:
         self.mode_combo.setCurrentIndex(self.mode_combo.findData(mode))
 
+    @property
+    def reduction(self) -> str:
+        return str(self.reduction_combo.currentData())
+
+    def set_reduction(self, reduction: str) -> None:
+        self.reduction_combo.setCurrentIndex(self.reduction_combo.findData(reduction))
+
     def show_nodes(self, nodes: list[Node]) -> None:
         self.nodes = list(nodes)
         self.slot.drop()
         self.node = next((n for n in self.nodes if n.kind == TENSOR), None)
-        self.array = self.image_data = None
+        self.array = self.image = self.image_data = None
         self._set_controls(())
         self.status.clear()
         node = self.node
         if node is None:
             hint = "Select a tensor (not a file or a scope)" if self.nodes else "Select a tensor"
-            self.canvas.show_message(hint)
+            self._message(hint, status=False)
             return
+        # never the previous tensor's image beside this one's progress
+        self.canvas.show_message(f"Loading {display_name(node.name)}…")
+        self.status.setText("Loading…")
+        request = self._request()
+        context = self.context
 
-        def work(progress: Progress) -> np.ndarray:
-            return self.context.load_array(node, progress)
+        def work(progress: Progress) -> _Shown:
+            array = context.load_array(node, Span(progress, 0, 800))
+            return _render(node, array, request, Span(progress, 800, 1000))
 
         def failed(error: BaseException) -> None:
             message = describe(error)[0]
-            self.status.setText(message)
-            self.canvas.show_message(message, error=True)
+            self._message(message, error=True)
             self.context.read_failed(node, error)
 
-        self.status.setText("Loading…")
-        self.slot.submit(work, self._loaded, failed, on_progress=self._progress)
+        self.slot.submit(work, self._shown, failed, on_progress=self._progress)
 
     def save_plot(self, path: str | os.PathLike[str]) -> None:
+        """Save the visible plot; the image is a pooled raster, so SVG and PDF stay small."""
         save_canvas(self.canvas, path)
 
     # ------------------------------------------------------------------- loading
     def _progress(self, done: int, total: int) -> None:
         self.status.setText(f"Loading… {100 * done // max(total, 1)}%")
 
-    def _loaded(self, array: np.ndarray) -> None:
-        self.array = array
-        self._set_controls(array.shape)
-        self._draw()
+    def _request(self) -> _Request:
+        """The slice and pooling the controls ask for, within the canvas's pixels."""
+        ratio = self.canvas.devicePixelRatioF()
+        width, height = self.canvas.canvas.width(), self.canvas.canvas.height()
+        budget = (
+            max(MIN_SIDE, min(MAX_SIDE, int(height * ratio))),
+            max(MIN_SIDE, min(MAX_SIDE, int(width * ratio))),
+        )
+        index = tuple(spin.value() for spin in self.index_spins)
+        return _Request(self.mode, index, budget, self.reduction)
+
+    def _shown(self, shown: _Shown) -> None:
+        new_tensor = self.array is None
+        self.array = shown.array
+        if new_tensor:
+            self._set_controls(shown.array.shape)
+        self._draw(shown)
+
+    def _redraw(self) -> None:
+        """The loaded tensor again, with other controls: on the UI thread when small."""
+        node, array = self.node, self.array
+        if node is None or array is None:
+            return
+        request = self._request()
+        if array.size <= SYNC_ELEMENTS:
+            self._draw(_render(node, array, request, NO_PROGRESS))
+            return
+        self.status.setText("Pooling…")
+
+        def work(progress: Progress) -> _Shown:
+            return _render(node, array, request, progress)
+
+        def failed(error: BaseException) -> None:
+            self._message(describe(error)[0], error=True)
+
+        self.slot.submit(work, self._shown, failed, on_progress=self._progress)
 
     def _set_controls(self, shape: tuple[int, ...]) -> None:
         """A slice index spin box per leading axis of a ≥3-D ``shape``."""
@@ -139,76 +246,88 @@ class HeatmapPane(Pane):
         self.mode_combo.setVisible(many)
 
     def _index_changed(self, _value: int) -> None:
-        self._draw()  # the loaded array is kept: a new slice needs no reload
+        self._redraw()  # the loaded array is kept: a new slice needs no reload
 
     def _mode_changed(self, _index: int) -> None:
         for spin in self.index_spins:
             spin.setEnabled(self.mode == SLICE)
-        self._draw()
+        self._redraw()
+
+    def _reduction_changed(self, _index: int) -> None:
+        if self.image is not None and self.image.reduced:
+            self._redraw()
 
     # -------------------------------------------------------------------- drawing
-    def _draw(self) -> None:
-        node, array = self.node, self.array
-        if node is None or array is None:
+    def _draw(self, shown: _Shown) -> None:
+        node, array = self.node, shown.array
+        if node is None:
             return
-        self.image_data = None
-        if array.ndim == 0:
-            self._message(f"{display_name(node.name)} is a scalar: {array.item()!r}")
+        if shown.image is None:
+            self._message(shown.message or "")
             return
-        if array.size == 0:
-            self._message(f"{display_name(node.name)} is empty (shape {_shape_text(array.shape)})")
-            return
-        index = tuple(spin.value() for spin in self.index_spins)
-        data = to_2d(array, self.mode, index)
-        row_step, col_step = display_stride(data.shape)
-        shown = data[::row_step, ::col_step]
-        self.image_data = shown
+        result = shown.image
+        self.image, self.image_data = result, result.image
+        index = shown.request.index
 
         what = _shape_text(array.shape)
-        if array.ndim >= 3:
-            if self.mode == SLICE:
-                what += f" [{', '.join(map(str, index))}, :, :]"
-            what += f" shown as {_shape_text(data.shape)}"
-        if (row_step, col_step) != (1, 1):
-            what += f", subsampled to {_shape_text(shown.shape)} (steps {row_step}, {col_step})"
+        if array.ndim >= 3 and index:
+            what += f" [{', '.join(map(str, index))}, :, :]"
+        if array.ndim != 2 or result.reduced:
+            what += f" shown as {result.description()}"
         notes = []
         if array.dtype.kind == "c":
             notes.append("complex values shown as magnitudes")
-        if data.dtype.kind == "f":
-            nan = int(np.count_nonzero(np.isnan(data)))
-            inf = int(np.count_nonzero(np.isinf(data)))
-            notes += [
-                f"{count} {kind} shown blank"
-                for count, kind in ((nan, "NaN"), (inf, "±Inf"))
-                if count
-            ]
+        if result.constant is not None:
+            notes.append(f"constant {_format_value(result.constant)}")
+        notes += [
+            f"{count} {kind} shown blank"
+            for count, kind in ((result.nan, "NaN"), (result.inf, "±Inf"))
+            if count
+        ]
         self.status.setText("; ".join(notes))
 
         self.canvas.clear()
         ax = self.canvas.figure.add_subplot()
-        vmin, vmax = symmetric_limits(data)
-        rows, cols = shown.shape
+        vmin, vmax = result.limits
+        rows, cols = result.shape
+        block_rows, block_cols = result.block
+        shown_rows, shown_cols = result.image.shape
         image = ax.imshow(
-            shown,
+            result.image,
             cmap=CMAP,
             vmin=vmin,
             vmax=vmax,
             interpolation="nearest",
             aspect="auto",
-            # a strided image keeps the axes in the tensor's own row and column numbers
-            extent=(-0.5, cols * col_step - 0.5, rows * row_step - 0.5, -0.5),
+            # a pooled image keeps the axes in the tensor's own row and column numbers
+            extent=(-0.5, shown_cols * block_cols - 0.5, shown_rows * block_rows - 0.5, -0.5),
         )
-        self.canvas.figure.colorbar(image, ax=ax)
+        # a raster in SVG and PDF too: a vector file of a large map was slow and huge
+        image.set_rasterized(True)
+        ax.set_xlim(-0.5, cols - 0.5)
+        ax.set_ylim(rows - 0.5, -0.5)
+        colorbar = self.canvas.figure.colorbar(image, ax=ax)
+        if colorbar.solids is not None:
+            colorbar.solids.set_rasterized(True)
+        if result.constant is not None:
+            colorbar.set_ticks(
+                [vmin, result.constant, vmax]
+                if vmin < result.constant < vmax
+                else [vmin, 0.0, vmax]
+            )
         title = f"{plot_text(node.name)}  {what}"
         if notes:
             title += f"\n{'; '.join(notes)}"
         ax.set_title(title, fontsize="medium")
         ax.set_xlabel("column")
         ax.set_ylabel("row")
-        for axis in (ax.xaxis, ax.yaxis):
-            axis.set_major_locator(MaxNLocator(integer=True))  # rows and columns are whole
+        space_ticks(ax, integer=True)  # rows and columns are whole
         self.canvas.request_draw()
+        self.image_drawn.emit()
 
-    def _message(self, text: str) -> None:
-        self.status.setText(text)
-        self.canvas.show_message(text)
+    def _message(self, text: str, *, error: bool = False, status: bool = True) -> None:
+        self.image = self.image_data = None
+        if status:
+            self.status.setText(text)
+        self.canvas.show_message(text, error=error)
+        self.image_drawn.emit()

@@ -7,17 +7,28 @@ from dataclasses import dataclass, field
 
 import numpy as np
 from matplotlib.patches import StepPatch
-from PySide6.QtWidgets import QCheckBox, QHBoxLayout, QLabel, QSpinBox, QVBoxLayout, QWidget
+from PySide6.QtCore import Signal
+from PySide6.QtGui import QAction
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QSpinBox,
+    QVBoxLayout,
+    QWidget,
+)
 
+from csv_state_viewer.core.analysis.histdata import plural, write_histogram_csv
 from csv_state_viewer.core.analysis.stats import Histogram, Series, histogram
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
-from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.core.errors import CsvStateError, RowError
 from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui.context import ViewerContext
-from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.errors import describe, show_error
 from csv_state_viewer.gui.panes.base import Pane, save_canvas
-from csv_state_viewer.gui.plotcanvas import PlotCanvas, plot_text
+from csv_state_viewer.gui.plotcanvas import PlotCanvas, SpacedLocator, plot_text
 from csv_state_viewer.gui.safelabel import SafeLabel
 
 MAX_OVERLAY = 8
@@ -78,6 +89,8 @@ def plot_histogram(
         )
         ax.add_artist(patch)
         patches.append(patch)
+    ax.xaxis.set_major_locator(SpacedLocator())  # labels that fit a narrow plot
+    ax.yaxis.set_major_locator(SpacedLocator(integer=True))  # counts are whole
     top = max(int(s.counts.max()) for s in drawable)
     ax.set_xlim(result.edges[0], result.edges[-1])
     ax.set_ylim(0, max(top, 1) * 1.05)
@@ -106,6 +119,7 @@ class HistogramPane(Pane):
     """Histograms of the selected tensors; bins and log scale are remembered."""
 
     title = "Histogram"
+    histogram_drawn = Signal()  # the selection's histogram (or the message instead) is shown
 
     def __init__(self, context: ViewerContext, parent: QWidget | None = None) -> None:
         super().__init__(context, parent)
@@ -125,6 +139,12 @@ class HistogramPane(Pane):
         self.status = SafeLabel()
         self.status.setWordWrap(True)
         self.canvas = PlotCanvas(self)
+        self.export_action = QAction("Export CSV…", self)
+        self.export_action.setToolTip("Save the bin edges and counts of each tensor as CSV")
+        self.export_action.setEnabled(False)
+        self.export_action.triggered.connect(self._export_dialog)
+        self.canvas.toolbar.addAction(self.export_action)
+        self.error_boxes: list[QWidget] = []  # error dialogs shown, for tests to close
 
         controls = QHBoxLayout()
         controls.addWidget(QLabel("Bins:"))
@@ -150,14 +170,35 @@ class HistogramPane(Pane):
     def save_plot(self, path: str | os.PathLike[str]) -> None:
         save_canvas(self.canvas, path)
 
+    def export_histogram_csv(self, path: str | os.PathLike[str]) -> None:
+        """Write the shown histogram's bins as CSV: ``tensor,bin,left,right,count``.
+
+        Raises ValueError when no histogram is shown, StateWriteError when writing fails.
+        """
+        if self.histogram is None:
+            raise ValueError("no histogram to export: select one or more tensors")
+        write_histogram_csv(path, self.histogram)
+
+    def _export_dialog(self) -> None:
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export histogram data", "histogram.csv", "CSV file (*.csv)"
+        )
+        if not path:
+            return
+        try:
+            self.export_histogram_csv(path)
+        except (CsvStateError, ValueError) as err:
+            self.error_boxes.append(show_error(self, "Cannot export the histogram", err))
+
     # ---------------------------------------------------------------- computation
     def _compute(self) -> None:
         self.slot.drop()
         self.histogram = None
+        self.export_action.setEnabled(False)
         self._notes = []
         if not self.tensors:
             self._set_status([])
-            self.canvas.show_message(SCOPE_HINT if self.nodes else SELECT_HINT)
+            self._message(SCOPE_HINT if self.nodes else SELECT_HINT)
             return
         tensors = list(self.tensors)
         bins = self.bins_spin.value() or None
@@ -177,6 +218,10 @@ class HistogramPane(Pane):
             return _Result(found, failures)
 
         self._set_status(["Loading…"])
+        # never the previous selection's bars (or a "select" hint) beside this progress
+        names = ", ".join(display_name(n.name) for n in tensors[:3])
+        more = f" and {plural(len(tensors) - 3, 'more tensor')}" if len(tensors) > 3 else ""
+        self.canvas.show_message(f"Loading {names}{more}…")
         self.slot.submit(work, self._done, self._failed, on_progress=self._progress)
 
     def _progress(self, done: int, total: int) -> None:
@@ -189,7 +234,7 @@ class HistogramPane(Pane):
             self.context.read_failed(node, err)
         if result.histogram is None:
             self._set_status(notes)
-            self.canvas.show_message("\n".join(notes) or SELECT_HINT, error=True)
+            self._message("\n".join(notes) or SELECT_HINT, error=True)
             return
         self.histogram = result.histogram
         self._notes = notes
@@ -198,14 +243,18 @@ class HistogramPane(Pane):
     def _failed(self, error: BaseException) -> None:
         message = describe(error)[0]
         self._set_status([message])
-        self.canvas.show_message(message, error=True)
+        self._message(message, error=True)
+
+    def _message(self, text: str, *, error: bool = False) -> None:
+        self.canvas.show_message(text, error=error)
+        self.histogram_drawn.emit()
 
     # -------------------------------------------------------------------- drawing
     def _draw(self) -> None:
         result = self.histogram
         if result is None:
             return
-        lines = [f"{result.bins} bins"]
+        lines = [plural(result.bins, "bin")]
         if self._skipped:
             total = len(self.tensors) + self._skipped
             lines[0] += f"; showing the first {MAX_OVERLAY} of {total} selected tensors"
@@ -220,6 +269,8 @@ class HistogramPane(Pane):
         plot_histogram(
             self.canvas, result, log=self.log_check.isChecked(), xlabel="value", title=title
         )
+        self.export_action.setEnabled(True)
+        self.histogram_drawn.emit()
 
     def _set_status(self, lines: list[str]) -> None:
         self.status.setText("\n".join(lines))
