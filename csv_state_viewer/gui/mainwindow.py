@@ -151,6 +151,7 @@ class MainWindow(QMainWindow):
         runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
         self.tree_menu = TreeMenu(self)
+        menus.update_actions(self)
         self.refresh_recent()
         self._restore_layout()
         self._pending_select: str | None = None
@@ -369,6 +370,7 @@ class MainWindow(QMainWindow):
 
     def _selection_changed(self, *_: Any) -> None:
         self._stale_panes = set(self.panes)
+        menus.update_actions(self)
         # coalesce the selection + current-index signals of one click into one update
         QTimer.singleShot(0, self._update_current_pane)
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import html
 import os
+import platform
+import sys
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -39,19 +42,56 @@ class Menus:
     recent: QMenu
     file_actions: list[QAction]  # enabled only when a file is open
     dialogs: list[QWidget] = field(default_factory=list)
+    actions: dict[str, QAction] = field(default_factory=dict)  # by name, for enabling and tests
 
 
-def _action(window: MainWindow, menu: QMenu, text: str, slot: Any, shortcut: Any = None) -> QAction:
+# Every shortcut of the viewer, for Help > Keyboard Shortcuts and the README; a test checks
+# that each menu action's shortcut is listed. Standard keys are shown as on Linux/Windows.
+SHORTCUTS: tuple[tuple[str, str], ...] = (
+    ("Ctrl+O", "Open files…"),
+    ("Ctrl+Shift+S", "Save As CSV…"),
+    ("Ctrl+E", "Export the selected tensors (.npy, CSV matrix, text)…"),
+    ("Ctrl+W, Ctrl+F4", "Close the current file"),
+    ("Ctrl+Q", "Quit"),
+    ("Ctrl+F", "Filter names (the filter box)"),
+    ("Down (in the filter box)", "Move into the results"),
+    ("Enter (in the filter box)", "Select the first match"),
+    ("Escape (in the filter box)", "Clear the filter (the tree's expansion comes back)"),
+    ("Arrow keys, Page Up/Down, Home/End", "Move in the tree; the panes follow"),
+    ("Shift/Ctrl+click, Shift+arrows", "Select several tensors"),
+    ("Ctrl+C (tree)", "Copy the full names of the selected rows, one per line"),
+    ("Menu key, Shift+F10 (tree)", "The tree's context menu"),
+    ("Ctrl+Tab, Ctrl+Page Down", "Next tab"),
+    ("Ctrl+Shift+Tab, Ctrl+Page Up", "Previous tab"),
+    ("Ctrl+C (Values)", "Copy the selected cells as tab-separated text"),
+    ("Ctrl+Home / Ctrl+End (Values)", "First / last element (with Shift: select to it)"),
+    ("F1", "Keyboard shortcuts (this list)"),
+)
+
+
+def _action(
+    window: MainWindow,
+    menu: QMenu,
+    text: str,
+    slot: Any,
+    shortcut: Any = None,
+    *,
+    named: dict[str, QAction] | None = None,
+    name: str = "",
+) -> QAction:
     action = QAction(text, window)
     if shortcut is not None:
         action.setShortcut(QKeySequence(shortcut))
     action.triggered.connect(lambda _checked=False: slot())
     menu.addAction(action)
+    if named is not None:
+        named[name] = action
     return action
 
 
 def build(window: MainWindow) -> Menus:
     bar = window.menuBar()
+    named: dict[str, QAction] = {}  # actions enabled by update_actions
     file_menu = bar.addMenu("&File")
     _action(
         window, file_menu, "&Open…", partial(open_dialog, window), QKeySequence.StandardKey.Open
@@ -63,9 +103,23 @@ def build(window: MainWindow) -> Menus:
         _action(window, samples, path.name, partial(window.open_file, str(path)))
     file_menu.addSeparator()
     needs_file = [
-        _action(window, file_menu, "&Compare with…", partial(compare_dialog, window)),
-        _action(window, file_menu, "Clear comparison", partial(clear_comparison, window)),
+        _action(
+            window,
+            file_menu,
+            "&Compare with…",
+            partial(compare_dialog, window),
+            named=named,
+            name="compare",
+        ),
     ]
+    _action(
+        window,
+        file_menu,
+        "Clear comparison",
+        partial(clear_comparison, window),
+        named=named,
+        name="clear_comparison",
+    )
     file_menu.addSeparator()
     needs_file.append(
         _action(
@@ -80,15 +134,33 @@ def build(window: MainWindow) -> Menus:
             )
         )
     export_menu.addSeparator()
-    needs_file.append(
+    _action(
+        window,
+        export_menu,
+        "Selected &tensors (.npy, CSV matrix, text)…",
+        partial(exporttensor.export_dialog, window),
+        "Ctrl+E",
+        named=named,
+        name="export_tensors",
+    )
+    if hasattr(window.panes["histogram"], "export_histogram_csv"):
         _action(
             window,
             export_menu,
-            "Selected &tensors (.npy, CSV matrix, text)…",
-            partial(exporttensor.export_dialog, window),
-            "Ctrl+E",
+            "&Histogram bins as CSV…",
+            partial(_export_pane_dialog, window, "histogram"),
+            named=named,
+            name="export_histogram",
         )
-    )
+    if hasattr(window.panes["summary"], "export_summary"):
+        _action(
+            window,
+            export_menu,
+            "S&ummary…",
+            partial(_export_pane_dialog, window, "summary"),
+            named=named,
+            name="export_summary",
+        )
     needs_file.append(
         _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))
     )
@@ -99,7 +171,8 @@ def build(window: MainWindow) -> Menus:
     _action(window, file_menu, "Con&vert files…", partial(convert_dialog, window))
     file_menu.addSeparator()
     needs_file.append(
-        _action(window, file_menu, "Save &plot…", partial(_save_plot_dialog, window), "Ctrl+P")
+        # no shortcut: Ctrl+P means Print everywhere, Ctrl+Shift+S is Save As
+        _action(window, file_menu, "Save &plot as…", partial(_save_plot_dialog, window))
     )
     needs_file.append(
         _action(
@@ -112,17 +185,38 @@ def build(window: MainWindow) -> Menus:
     )
     _action(window, file_menu, "&Quit", window.close, QKeySequence.StandardKey.Quit)
     help_menu = bar.addMenu("&Help")
+    _action(
+        window,
+        help_menu,
+        "&Keyboard Shortcuts",
+        partial(shortcuts_dialog, window),
+        QKeySequence.StandardKey.HelpContents,
+    )
     _action(window, help_menu, "&About", partial(about, window))
-    menus = Menus(recent, needs_file)
-    for action in needs_file:
-        action.setEnabled(False)
-    window.file_opened.connect(lambda _root: _enable(menus, True))
+    menus = Menus(recent, needs_file, actions=named)
+    window.file_opened.connect(lambda _root: update_actions(window))
+    window.context.comparison_changed.connect(lambda: update_actions(window))
     return menus
 
 
-def _enable(menus: Menus, on: bool) -> None:
+def update_actions(window: MainWindow) -> None:
+    """Enable what can act now: file actions with a file open, export of tensors with
+    tensors selected, the histogram's export with a histogram shown, Clear comparison
+    with a comparison."""
+    menus = getattr(window, "menus", None)
+    if menus is None:  # still being built
+        return
+    has_file = bool(window.roots)
     for action in menus.file_actions:
-        action.setEnabled(on)
+        action.setEnabled(has_file)
+    actions = menus.actions
+    actions["clear_comparison"].setEnabled(window.context.comparison is not None)
+    nodes = window.selected_nodes() if has_file else []
+    actions["export_tensors"].setEnabled(bool(exporttensor.exportable(nodes)))
+    if "export_histogram" in actions:
+        actions["export_histogram"].setEnabled(bool(exporttensor.exportable(nodes)))
+    if "export_summary" in actions:
+        actions["export_summary"].setEnabled(bool(nodes))
 
 
 def fill_recent(window: MainWindow, paths: list[str]) -> None:
@@ -369,14 +463,72 @@ def _close_current(window: MainWindow) -> None:
         window.close_file(root)
 
 
+def versions() -> list[tuple[str, str]]:
+    """The versions About shows; TensorFlow only when this process has loaded it (the
+    viewer never imports it itself: reading a state does not need it)."""
+    import matplotlib
+    import numpy
+    import PySide6
+    from PySide6.QtCore import qVersion
+
+    loaded = sys.modules.get("tensorflow")
+    tensorflow = getattr(loaded, "__version__", "loaded") if loaded is not None else None
+    return [
+        ("Python", platform.python_version()),
+        ("Qt", qVersion()),
+        ("PySide6", PySide6.__version__),
+        ("Matplotlib", matplotlib.__version__),
+        ("NumPy", numpy.__version__),
+        ("TensorFlow", tensorflow or "not loaded"),
+    ]
+
+
 def about(window: MainWindow) -> QMessageBox:
     box = QMessageBox(window)
     box.setWindowTitle("About csv-state-viewer")
+    rows = "".join(
+        f"<tr><td>{name}</td><td>{html.escape(version)}</td></tr>" for name, version in versions()
+    )
+    settings_path = html.escape(safe_text(os.path.abspath(window.settings.store.fileName())))
     box.setText(
         f"<b>csv-state-viewer {__version__}</b><p>Inspect, compare and convert neural-network "
         "training state saved as CSV, TensorFlow checkpoints, Keras files and NumPy archives."
         f"<p>Files open lazily; statistics and plots are computed in the background."
-        f"<p>Settings: {os.path.basename(window.settings.store.fileName())}"
+        f"<p><table>{rows}</table>"
+        f"<p>Settings: {settings_path}"
     )
     _keep(window, box)
     return box
+
+
+def shortcuts_dialog(window: MainWindow) -> QMessageBox:
+    box = QMessageBox(window)
+    box.setObjectName("shortcuts")
+    box.setWindowTitle("Keyboard shortcuts")
+    rows = "".join(
+        f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
+        for keys, what in SHORTCUTS
+    )
+    box.setText(f"<table>{rows}</table>")
+    _keep(window, box)
+    return box
+
+
+def _export_pane_dialog(window: MainWindow, name: str) -> None:
+    """Export what the histogram (bins as CSV) or the Summary pane shows."""
+    window.set_tab(name)
+    pane: Any = window.panes[name]
+    title, default, pattern = {
+        "histogram": ("Export histogram bins", "histogram.csv", "CSV (*.csv)"),
+        "summary": ("Export summary", "summary.txt", "All files (*)"),
+    }[name]
+    path, _ = QFileDialog.getSaveFileName(window, title, default, pattern)
+    if not path:
+        return
+    export = pane.export_histogram_csv if name == "histogram" else pane.export_summary
+    try:
+        export(path)
+    except (CsvStateError, OSError, ValueError) as err:
+        window.error_boxes.append(show_error(window, f"{title} failed", err))
+        return
+    window.status_label.setText(f"Exported to {path}")

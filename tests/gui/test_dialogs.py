@@ -173,7 +173,8 @@ def test_write_restores_weights_and_optimizer_of_the_trained_model(
     assert not all_equal(values(fresh.weights), weights)  # the write must change something
 
     dialog = write_dialog(qtbot, state, context)
-    assert dialog.windowTitle() == "Write into Keras model"
+    assert dialog.windowTitle() == f"Write into Keras model: {os.path.basename(state.path)}"
+    assert dialog.source_label.text().startswith(f"Writes: {state.path} (")
     assert not dialog.write_button.isEnabled()
     dialog.model_edit.setText(str(model_path))
     assert dialog.output_edit.text() == str(tmp_path / "fresh-restored.keras")
@@ -472,3 +473,36 @@ def test_convert_into_a_folder_that_does_not_exist_yet(
     dialog.folder_edit.setText(str(tmp_path / "blocked" / "out"))
     dialog.start()
     assert "is a file, not a folder" in dialog.status_label.text()
+
+
+def test_convert_dialog_says_it_creates_a_missing_output_folder(
+    qtbot: QtBot, context: ViewerContext, tmp_path: Path
+) -> None:
+    source = tmp_path / "a.csv"
+    save_state(source, {"w": np.arange(6, dtype=np.float32).reshape(2, 3)})
+    dialog = convert_dialog(qtbot, context)
+    dialog.add_files([str(source)])
+    assert dialog.folder_note.text() == ""  # the source's folder exists
+    out = tmp_path / "new" / "deeper"
+    dialog.folder_edit.setText(str(out))
+    assert dialog.folder_note.text() == "This folder does not exist: converting creates it."
+    choose(dialog, "npz")
+    with qtbot.waitSignal(dialog.queue_done, timeout=WAIT):
+        dialog.start()
+        assert f"into the new folder {out}" in dialog.status_label.text()
+    assert (out / "a.npz").is_file()
+    assert dialog.status_label.text() == f"Converted 1 of 1 file(s); created the folder {out}."
+    assert dialog.folder_note.text() == ""
+
+
+def test_write_dialog_names_the_state_it_writes(
+    qtbot: QtBot, context: ViewerContext, tmp_path: Path
+) -> None:
+    path = tmp_path / "mine.csv"
+    save_state(path, {"w": np.zeros((2, 3), np.float32), "b": np.zeros(3, np.float32)})
+    with open_state(path) as state:
+        dialog = WriteModelDialog(state, context)
+        qtbot.addWidget(dialog)
+        assert dialog.windowTitle() == "Write into Keras model: mine.csv"
+        assert dialog.source_label.text() == f"Writes: {path} (2 tensors)"
+        dialog.close()

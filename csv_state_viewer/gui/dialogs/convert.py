@@ -109,6 +109,7 @@ class ConvertDialog(QDialog):
         self.files: list[str] = []
         self.results: list[str | None] = []
         self._run: _Run | None = None
+        self._new_folder: str | None = None  # the output folder this run creates
         self._index = -1  # the row being converted while running
         self._slot = context.runner.slot("convert dialog")
         self._cancelling = False
@@ -130,6 +131,8 @@ class ConvertDialog(QDialog):
         self.add_button.clicked.connect(self._browse_files)
         self.clear_button.clicked.connect(self.clear)
         self.folder_edit = QLineEdit()
+        self.folder_note = SafeLabel("")  # says when the folder will be created
+        self.folder_edit.textChanged.connect(self._update_folder_note)
         browse = QPushButton("Browse…")
         browse.clicked.connect(self._browse_folder)
         self.format_combo = QComboBox()
@@ -157,6 +160,7 @@ class ConvertDialog(QDialog):
         folder.addWidget(browse)
         form = QFormLayout()
         form.addRow("Output folder:", folder)
+        form.addRow("", self.folder_note)
         form.addRow("Format:", self.format_combo)
         form.addRow("", self.overwrite_check)
         form.addRow("", self.skip_bad_check)
@@ -246,6 +250,7 @@ class ConvertDialog(QDialog):
             return
         choice = self.format_combo.currentData()
         assert isinstance(choice, WriteChoice)
+        self._new_folder = folder if not os.path.isdir(folder) else None
         self._run = _Run(
             folder, choice, self.overwrite_check.isChecked(), self.skip_bad_check.isChecked()
         )
@@ -254,7 +259,8 @@ class ConvertDialog(QDialog):
             self._set_row(row, WAITING, "")
         self._produced = []
         self._index = -1
-        self.status_label.setText(f"Converting {len(self.files)} file(s) to {choice.label}…")
+        into = f" into the new folder {folder}" if self._new_folder else ""
+        self.status_label.setText(f"Converting {len(self.files)} file(s) to {choice.label}{into}…")
         self._update_buttons()
         self._next()
 
@@ -338,7 +344,11 @@ class ConvertDialog(QDialog):
         self._cancelling = False
         self._index = -1
         text = f"Converted {done} of {len(self.files)} file(s)"
+        created, self._new_folder = self._new_folder, None
+        if created is not None and os.path.isdir(created):
+            text += f"; created the folder {created}"
         self.status_label.setText(text + (" (cancelled)." if cancelled else "."))
+        self._update_folder_note()
         self._update_buttons()
         self.queue_done.emit()
 
@@ -351,6 +361,14 @@ class ConvertDialog(QDialog):
     def _browse_files(self) -> None:
         paths, _ = QFileDialog.getOpenFileNames(self, "Files to convert", self.folder_edit.text())
         self.add_files(paths)
+
+    def _update_folder_note(self, *_: object) -> None:
+        text = self.folder_edit.text().strip()
+        folder = os.path.abspath(os.path.expanduser(text)) if text else ""
+        missing = bool(folder) and not os.path.isdir(folder)
+        self.folder_note.setText(
+            "This folder does not exist: converting creates it." if missing else ""
+        )
 
     def _browse_folder(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Output folder", self.folder_edit.text())

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MappingReport
 from csv_state_viewer.core.errors import CsvStateError, NotAStateError, StateWriteError
+from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.core.registry import model_filter
 from csv_state_viewer.core.state import State
 from csv_state_viewer.gui.context import ViewerContext
@@ -69,6 +70,16 @@ def default_output(model_path: str) -> str:
     return os.path.join(folder, f"{stem}-restored.keras")
 
 
+def source_text(state: State) -> str:
+    """What the dialog writes: ``Writes: <file> (N tensors)``, bad rows said."""
+    count = len(state.entries)
+    bad = len(state.errors)
+    tensors = f"{count} tensor{'s' * (count != 1)}"
+    if bad:
+        tensors += f", {bad} bad row{'s' * (bad != 1)} left out"
+    return f"Writes: {state.path} ({tensors})"
+
+
 class WriteModelDialog(QDialog):
     """Check how ``state`` maps onto a Keras model file, then write it into a copy."""
 
@@ -77,7 +88,7 @@ class WriteModelDialog(QDialog):
 
     def __init__(self, state: State, context: ViewerContext, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.setWindowTitle(TITLE)
+        self.setWindowTitle(f"{TITLE}: {display_name(os.path.basename(state.path))}")
         self.state = state
         self.context = context
         self._planned: WriteSettings | None = None  # what self.table_model's report is for
@@ -120,7 +131,11 @@ class WriteModelDialog(QDialog):
         save_as.clicked.connect(self._browse_output)
         self.overwrite_check = QCheckBox("Overwrite existing")
 
+        self.source_label = SafeLabel(source_text(self.state))  # which state is written
+        self.source_label.setWordWrap(True)
+        self.source_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
+        form.addRow(self.source_label)
         form.addRow("Model file:", _pair(self.model_edit, browse))
         form.addRow("Import modules:", _pair(self.imports_edit, add_module))
         form.addRow("Match tensors:", self.match_combo)
