@@ -14,16 +14,17 @@ from __future__ import annotations
 import functools
 import json
 import os
-from typing import NamedTuple
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QBrush, QColor, QFontDatabase
 from PySide6.QtWidgets import (
     QAbstractItemView,
+    QFileDialog,
     QGroupBox,
     QHBoxLayout,
     QHeaderView,
     QLabel,
+    QMessageBox,
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
@@ -34,210 +35,45 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.analysis.stats import TensorStats, combine
-from csv_state_viewer.core.analysis.summary import GroupStats, Measured, percent_text, plural
+from csv_state_viewer.core.analysis.roles import kind_of
+from csv_state_viewer.core.analysis.stats import TensorStats
+from csv_state_viewer.core.analysis.summary import (
+    Measured,
+    plural,
+    stats_record,
+    tensor_record,
+)
 from csv_state_viewer.core.analysis.summary import summarize as summarize_group
-from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, bad_row_count, totals
-from csv_state_viewer.core.errors import RowError, RowProblem
-from csv_state_viewer.core.formatting import display_name, human_bytes, safe_text, shape_text
-from csv_state_viewer.core.layouts.values import DECIDED_KEY
-from csv_state_viewer.core.progress import NO_PROGRESS, Progress
-from csv_state_viewer.core.state import TensorEntry
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, totals
+from csv_state_viewer.core.errors import CsvStateError, RowError
+from csv_state_viewer.core.formatting import display_name, safe_text
+from csv_state_viewer.core.progress import NO_PROGRESS
 from csv_state_viewer.gui.context import ViewerContext
-from csv_state_viewer.gui.errors import describe
+from csv_state_viewer.gui.errors import describe, show_error
 from csv_state_viewer.gui.panes.base import Pane
+from csv_state_viewer.gui.panes.summaryrows import (  # noqa: F401 - re-exported for tests
+    NONE,
+    Aggregate,
+    Row,
+    bytes_text,
+    entry_of,
+    group_rows,
+    group_stats_rows,
+    inf_text,
+    measure,
+    number_text,
+    problems_text,
+    stats_rows,
+    tensor_rows,
+    zeros_text,
+)
 from csv_state_viewer.gui.safelabel import SafeLabel
+from csv_state_viewer.ops.statistics import write_table
 
 ERROR = "error"  # field_text key of the error shown instead of statistics
-NONE = "—"
 _RED = QColor("#c62828")
 _RED_BACKGROUND = QColor("#ffebee")
 _ERROR_STYLE = "color: #c62828; font-weight: bold;"
-
-
-def number_text(value: float | None, integer: bool = False) -> str:
-    """Six significant digits (the exact value goes into the tooltip); "—" for None."""
-    if value is None:
-        return NONE
-    return str(int(value)) if integer else f"{value:.6g}"
-
-
-def bytes_text(count: int) -> str:
-    return human_bytes(count) if count < 1024 else f"{human_bytes(count)} ({count:,} B)"
-
-
-def zeros_text(zeros: int, count: int) -> str:
-    return f"{percent_text(zeros, count)} ({zeros:,} of {count:,})"
-
-
-def inf_text(posinf: int, neginf: int) -> str:
-    if not posinf + neginf:
-        return "0"
-    return f"{posinf + neginf:,} (+Inf {posinf:,}, -Inf {neginf:,})"
-
-
-class Row(NamedTuple):
-    """One line of a properties or statistics table."""
-
-    key: str
-    label: str
-    text: str
-    highlight: bool = False  # red and bold: NaN, Inf, bad rows
-    tip: float | None = None  # exact value for the tooltip
-    whole: str = ""  # the tooltip of a text shown shortened (a long name)
-
-
-Aggregate = GroupStats[Node]  # statistics over the tensors of a file or scope
-
-
-def problem_text(problem: RowProblem, path: str) -> str:
-    """A problem of the file at ``path`` said relative to it: ``line 3: 'dense/bias': …``
-    (a problem of another file, as in a folder state, starts with that file's relative path).
-    Escaped like ``str(problem)``."""
-    where = f"line {problem.line}" if problem.line is not None else ""
-    if problem.path != path:
-        inner = os.path.relpath(problem.path, path) if problem.path else ""
-        where = f"{inner}:{problem.line}" if problem.line is not None else inner
-    message = safe_text(problem.message)
-    what = f"{problem.name!r}: {message}" if problem.name else message
-    return f"{safe_text(where)}: {what}" if where else what
-
-
-def problems_text(problems: list[RowProblem], path: str) -> str:
-    return "\n".join(problem_text(p, path) for p in problems) or "No problems found"
-
-
-def tensor_rows(node: Node) -> list[Row]:
-    entry, state = node.entry, node.state
-    assert entry is not None and state is not None
-    span = entry.span
-    return [
-        _name_row(entry.name),
-        Row("file", "File", safe_text(_file_of(state.path, entry))),
-        Row("format", "Format", state.format_name or NONE),
-        Row("encoding", "Encoding", entry.encoding or NONE),
-        Row("line", "Line in file", str(entry.line or NONE)),
-        Row("bytes", "Bytes in file", bytes_text(span[1] - span[0]) if span else NONE),
-        Row("shape", "Shape", shape_text(entry.shape)),
-        Row("dtype", "Dtype", _dtype_text(entry)),
-        Row("parameters", "Parameters", f"{entry.size:,}"),
-        Row("decoded", "Decoded size", bytes_text(entry.nbytes)),
-    ]
-
-
-def _name_row(name: str) -> Row:
-    """The Name row: escaped, elided when long, whole (escaped) in its tooltip."""
-    return Row("name", "Name", display_name(name) if name else NONE, whole=safe_text(name))
-
-
-def _file_of(path: str, entry: TensorEntry) -> str:
-    """The file a tensor comes from: for a folder state, the file inside the folder."""
-    inner = entry.metadata.get("file")
-    return os.path.join(path, inner) if isinstance(inner, str) and os.path.isdir(path) else path
-
-
-def _dtype_text(entry: TensorEntry) -> str:
-    """The dtype, and for numbers read from text without one, how it was decided."""
-    text = str(entry.dtype) if entry.dtype is not None else "?"
-    decided = entry.metadata.get(DECIDED_KEY)
-    return f"{text} (decided from the text: {decided})" if decided else text
-
-
-def group_rows(node: Node) -> list[Row]:
-    """A file's or scope's counts: model parameters apart from optimizer state."""
-    counts = totals(node)
-    spans = [n.entry.span for n in node.tensors() if n.entry is not None and n.entry.span]
-    in_file = sum(end - start for start, end in spans)
-    rows = [_name_row(node.name)]
-    if node.kind == FILE and node.state is not None:
-        rows.append(Row("format", "Format", node.state.format_name or NONE))
-    bad = bad_row_count(node.state) if node.kind == FILE and node.state else counts.errors
-    rows += [
-        Row("tensors", "Tensors", f"{counts.tensors:,}"),
-        Row(
-            "parameters",
-            "Parameters",
-            f"{counts.parameters:,}",
-            whole=f"model parameters (weights), in {plural(counts.parameter_tensors, 'tensor')}",
-        ),
-        Row(
-            "optimizer",
-            "Optimizer state",
-            f"{counts.optimizer_state:,} in {plural(counts.optimizer_tensors, 'tensor')}"
-            if counts.optimizer_tensors
-            else "0",
-            whole="elements of the optimizer's slots and scalars, not model parameters",
-        ),
-    ]
-    if counts.other:
-        rows.append(Row("other", "Other state", f"{counts.other:,}"))
-    return [
-        *rows,
-        Row("bytes", "Bytes in file", bytes_text(in_file) if spans else NONE),
-        Row("decoded", "Decoded size", bytes_text(counts.nbytes)),
-        Row("errors", "Bad rows", f"{bad:,}", bad > 0),
-    ]
-
-
-def stats_rows(stats: TensorStats, integer: bool = False, prefix: str = "") -> list[Row]:
-    """``integer``: min and max of an integer tensor are shown in full; ``prefix`` starts
-    every key (``optimizer_min``...)."""
-    whole = integer and stats.finite > 0
-    return [
-        Row(f"{prefix}min", "Minimum", number_text(stats.min, whole), tip=stats.min),
-        Row(f"{prefix}max", "Maximum", number_text(stats.max, whole), tip=stats.max),
-        Row(f"{prefix}mean", "Mean", number_text(stats.mean), tip=stats.mean),
-        Row(f"{prefix}std", "Standard deviation", number_text(stats.std), tip=stats.std),
-        Row(f"{prefix}l2", "L2 norm", number_text(stats.l2), tip=stats.l2),
-        Row(f"{prefix}zeros", "Zeros", zeros_text(stats.zeros, stats.count)),
-        Row(f"{prefix}nan", "NaN", f"{stats.nan:,}", stats.nan > 0),
-        Row(f"{prefix}inf", "Inf", inf_text(stats.posinf, stats.neginf), stats.inf > 0),
-    ]
-
-
-PARAMETER_HEADING = "parameters_heading"
-OPTIMIZER_HEADING = "optimizer_heading"
-OPTIMIZER_PREFIX = "optimizer_"
-OTHER_PREFIX = "other_"
-VALUE_PREFIX = "value:"  # + a counter's or scalar's name
-
-
-def group_stats_rows(result: Aggregate, tensors: int) -> list[Row]:
-    """Statistics of a file or scope: parameters, then optimizer state, each over its own
-    tensors; counters and optimizer scalars as values (``adam/iteration: 320``)."""
-    skipped = tensors - result.measured
-    rows = [
-        Row("measured", "Tensors measured", f"{result.measured:,}"),
-        Row("skipped", "Tensors skipped (bad or unreadable)", f"{skipped:,}", skipped > 0),
-    ]
-    sections = [
-        (PARAMETER_HEADING, "Parameters", "", result.parameter_tensors, True),
-        (OPTIMIZER_HEADING, "Optimizer state", OPTIMIZER_PREFIX, result.optimizer_tensors, False),
-        ("other_heading", "Other state", OTHER_PREFIX, result.other_tensors, False),
-    ]
-    for key, title, prefix, measured, always in sections:
-        if not measured and not always:
-            continue
-        rows.append(Row(key, f"{title} statistics", f"over {plural(len(measured), 'tensor')}"))
-        rows += stats_rows(_combined(measured), prefix=prefix)
-    for value in result.values:
-        name = value.entry.name
-        rows.append(Row(f"{VALUE_PREFIX}{name}", display_name(name), value.value or NONE))
-    return rows
-
-
-def _combined(measured: list[Measured[Node]]) -> TensorStats:
-    return combine([m.stats for m in measured])
-
-
-def _entry_of(node: Node) -> TensorEntry:
-    assert node.entry is not None
-    return node.entry
-
-
-def measure(context: ViewerContext, nodes: list[Node], progress: Progress) -> Aggregate:
-    """Worker: statistics over ``nodes``, skipping (and listing) unreadable ones."""
-    return summarize_group(nodes, _entry_of, context.load_stats, progress)
 
 
 def _table() -> QTableWidget:
@@ -287,6 +123,10 @@ class SummaryPane(Pane):
         self.progress.setTextVisible(False)
         self.cancel_button = QPushButton("Cancel")
         self.cancel_button.clicked.connect(self.cancel)
+        self.export_button = QPushButton("Export…")
+        self.export_button.setToolTip("Write the statistics per tensor to a CSV or JSON file")
+        self.export_button.clicked.connect(self._export_dialog)
+        self.error_boxes: list[QMessageBox] = []  # shown by Export…, kept for tests
         self.metadata = _text_box()
         self.problems = _text_box()
         self.metadata_box = QGroupBox("Metadata")
@@ -303,6 +143,7 @@ class SummaryPane(Pane):
         status.addWidget(self.status_label, 1)
         status.addWidget(self.progress)
         status.addWidget(self.cancel_button)
+        status.addWidget(self.export_button)
         content = QWidget()
         layout = QVBoxLayout(content)
         widgets: list[QWidget] = [self.heading, self.selection_label, self.error_label]
@@ -356,6 +197,7 @@ class SummaryPane(Pane):
         self.node = nodes[0] if nodes else None
         self.result = None
         self.tensor_stats = None
+        self.export_button.setEnabled(False)
         self._clear(self.properties)
         self._clear(self.statistics)
         self._set_error(None)
@@ -378,6 +220,59 @@ class SummaryPane(Pane):
         if self.slot.running:
             self.slot.drop()
             self._set_busy(None, "Statistics cancelled")
+
+    # ------------------------------------------------------------------ export
+    def export_records(self) -> list[dict[str, object]]:
+        """The statistics shown, one record per tensor (the columns of ``csv-state stats``):
+        every measured tensor of the file or scope, or the one tensor. Raises ValueError
+        while there are none (nothing selected, still computing, a bad tensor)."""
+        node = self.node
+        if node is not None and node.kind == TENSOR and self.tensor_stats is not None:
+            assert node.entry is not None
+            measured = Measured(node, node.entry, kind_of(node.entry), self.tensor_stats)
+            return [tensor_record(measured)]
+        if node is not None and node.kind != TENSOR and self.result is not None:
+            return [tensor_record(m) for m in self.result.tensors]
+        raise ValueError("no statistics to export: select a file, scope or tensor and wait")
+
+    def export_summary(self, path: str | os.PathLike[str]) -> None:
+        """Write the Summary's statistics to ``path``: CSV or JSON by its extension (one row
+        per tensor: name, shape, dtype, role, parameters, min, max, mean, std, l2, zeros
+        as a fraction, nan, inf). JSON adds the selection, the parameter and optimizer
+        totals and the counters' values. Raises ValueError when there are no statistics
+        or the extension is neither, StateWriteError when writing fails."""
+        records = self.export_records()
+        node = self.node
+        assert node is not None
+        extra: dict[str, object] = {
+            "file": node.state.path if node.state is not None else None,
+            "selection": node.name,
+        }
+        if self.result is not None:
+            result = self.result
+            extra["parameters"] = {
+                "tensors": len(result.parameter_tensors),
+                **stats_record(result.parameters),
+            }
+            extra["optimizer"] = {
+                "tensors": len(result.optimizer_tensors),
+                **stats_record(result.optimizer),
+            }
+            extra["values"] = {m.entry.name: m.value for m in result.values}
+        write_table(path, records, extra)
+
+    def _export_dialog(self) -> None:
+        label = self.node.label if self.node is not None else "summary"
+        stem = os.path.splitext(os.path.basename(label))[0] or "summary"
+        path, _ = QFileDialog.getSaveFileName(
+            self, "Export summary", f"{stem}-summary.csv", "CSV file (*.csv);;JSON file (*.json)"
+        )
+        if not path:
+            return
+        try:
+            self.export_summary(path)
+        except (CsvStateError, ValueError) as err:
+            self.error_boxes.append(show_error(self, "Cannot export the summary", err))
 
     # ------------------------------------------------------------------ tensors
     def _show_tensor(self, node: Node) -> None:
@@ -429,7 +324,7 @@ class SummaryPane(Pane):
         cached = [self._cached_stats(n) for n in good]
         known = {id(n): stats for n, stats in zip(good, cached, strict=True) if stats}
         if len(known) == len(good):  # every tensor measured before: no worker needed
-            result = summarize_group(good, _entry_of, lambda n, _: known[id(n)], NO_PROGRESS)
+            result = summarize_group(good, entry_of, lambda n, _: known[id(n)], NO_PROGRESS)
             self._group_done(node, result)
             return
         self._set_busy(0, f"Computing statistics of {plural(len(good), 'tensor')}…")
@@ -484,6 +379,7 @@ class SummaryPane(Pane):
 
     def _show_stats(self, rows: list[Row]) -> None:
         self._set_busy(None)
+        self.export_button.setEnabled(True)
         self._fill(self.statistics, rows)
         self.statistics.show()
         self.summary_ready.emit()
