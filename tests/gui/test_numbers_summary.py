@@ -130,3 +130,22 @@ def test_export_summary_of_one_tensor(
     (record,) = json.loads((tmp_path / "t.json").read_text(encoding="utf-8"))["tensors"]
     assert record["name"] == "sequential/dense/bias" and record["parameters"] == 128
     assert record["shape"] == [128] and record["nan"] == 0
+
+
+@pytest.mark.parametrize(
+    "case",
+    [
+        ("sequential/dense/kernel", "Parameters", "model parameter"),
+        ("adam/sequential_dense_kernel_momentum", "Optimizer state", "optimizer state"),
+        ("adam/iteration", "Optimizer state", "optimizer scalar"),
+    ],
+)
+def test_a_tensor_says_what_its_count_is(
+    qtbot: QtBot, summary: SummaryPane, mlp: State, case: tuple[str, str, str]
+) -> None:
+    name, label, role = case
+    node = build_tree(mlp).find(name)
+    assert node is not None
+    show(qtbot, summary, node)
+    assert summary.field_label("parameters") == label
+    assert summary.field_text("role").startswith(role)

@@ -172,6 +172,12 @@ class SummaryPane(Pane):
         item = self._item(key)
         return item.text() if item is not None else ""
 
+    def field_label(self, key: str) -> str:
+        """The label of the row of ``key`` ("Parameters", "Optimizer state"...)."""
+        table, row = self._rows.get(key, (None, -1))
+        item = table.item(row, 0) if table is not None else None
+        return item.text() if item is not None else ""
+
     def field_tooltip(self, key: str) -> str:
         item = self._item(key)
         return item.toolTip() if item is not None else ""

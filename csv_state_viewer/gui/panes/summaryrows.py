@@ -9,6 +9,14 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
+from csv_state_viewer.core.analysis.roles import (
+    COUNTER,
+    OPTIMIZER_SCALAR,
+    OTHER,
+    SLOT,
+    WEIGHT,
+    kind_of,
+)
 from csv_state_viewer.core.analysis.stats import TensorStats, combine
 from csv_state_viewer.core.analysis.summary import GroupStats, Measured, percent_text, plural
 from csv_state_viewer.core.analysis.summary import summarize as summarize_group
@@ -21,13 +29,28 @@ from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.gui.context import ViewerContext
 
 NONE = "—"
+ROLE_TEXTS = {
+    WEIGHT: "model parameter",
+    SLOT: "optimizer state",
+    OPTIMIZER_SCALAR: "optimizer scalar (a value, not in the statistics of a file)",
+    COUNTER: "counter (a value, not in the statistics of a file)",
+    OTHER: "other training state",
+}
+# What a tensor's element count is called: only weights are the model's parameters.
+COUNT_LABELS = {
+    WEIGHT: "Parameters",
+    SLOT: "Optimizer state",
+    OPTIMIZER_SCALAR: "Optimizer state",
+    COUNTER: "Elements",
+    OTHER: "Elements",
+}
 
 
 def number_text(value: float | None, integer: bool = False) -> str:
     """Six significant digits (the exact value goes into the tooltip); "—" for None."""
     if value is None:
         return NONE
-    return str(int(value)) if integer else f"{value:.6g}"
+    return f"{int(value):,}" if integer else f"{value:.6g}"
 
 
 def bytes_text(count: int) -> str:
@@ -88,7 +111,8 @@ def tensor_rows(node: Node) -> list[Row]:
         Row("bytes", "Bytes in file", bytes_text(span[1] - span[0]) if span else NONE),
         Row("shape", "Shape", shape_text(entry.shape)),
         Row("dtype", "Dtype", _dtype_text(entry)),
-        Row("parameters", "Parameters", f"{entry.size:,}"),
+        Row("role", "Role", ROLE_TEXTS[kind_of(entry)]),
+        Row("parameters", COUNT_LABELS[kind_of(entry)], f"{entry.size:,}"),
         Row("decoded", "Decoded size", bytes_text(entry.nbytes)),
     ]
 
