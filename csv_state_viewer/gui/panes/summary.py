@@ -143,7 +143,7 @@ class SummaryPane(Pane):
         status.addWidget(self.status_label, 1)
         status.addWidget(self.progress)
         status.addWidget(self.cancel_button)
-        status.addWidget(self.export_button)
+        status.addWidget(self.export_button, 0, Qt.AlignmentFlag.AlignRight)
         content = QWidget()
         layout = QVBoxLayout(content)
         widgets: list[QWidget] = [self.heading, self.selection_label, self.error_label]
@@ -398,6 +398,10 @@ class SummaryPane(Pane):
             cells = (QTableWidgetItem(row.label), QTableWidgetItem(row.text))
             cells[1].setToolTip(repr(row.tip) if row.tip is not None else row.whole or row.text)
             for column, cell in enumerate(cells):
+                if row.heading:
+                    font = cell.font()
+                    font.setBold(True)
+                    cell.setFont(font)
                 if row.highlight:
                     font = cell.font()
                     font.setBold(True)

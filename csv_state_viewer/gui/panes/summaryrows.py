@@ -76,6 +76,7 @@ class Row(NamedTuple):
     highlight: bool = False  # red and bold: NaN, Inf, bad rows
     tip: float | None = None  # exact value for the tooltip
     whole: str = ""  # the tooltip of a text shown shortened (a long name)
+    heading: bool = False  # bold: the title of a section of statistics
 
 
 Aggregate = GroupStats[Node]  # statistics over the tensors of a file or scope
@@ -191,6 +192,7 @@ PARAMETER_HEADING = "parameters_heading"
 OPTIMIZER_HEADING = "optimizer_heading"
 OPTIMIZER_PREFIX = "optimizer_"
 OTHER_PREFIX = "other_"
+VALUES_HEADING = "values_heading"
 VALUE_PREFIX = "value:"  # + a counter's or scalar's name
 
 
@@ -210,8 +212,12 @@ def group_stats_rows(result: Aggregate, tensors: int) -> list[Row]:
     for key, title, prefix, measured, always in sections:
         if not measured and not always:
             continue
-        rows.append(Row(key, f"{title} statistics", f"over {plural(len(measured), 'tensor')}"))
+        over = f"over {plural(len(measured), 'tensor')}"
+        rows.append(Row(key, f"{title} statistics", over, heading=True))
         rows += stats_rows(_combined(measured), prefix=prefix)
+    if result.values:
+        note = "counters and optimizer scalars: shown, not measured"
+        rows.append(Row(VALUES_HEADING, "Values", note, heading=True))
     for value in result.values:
         name = value.entry.name
         rows.append(Row(f"{VALUE_PREFIX}{name}", display_name(name), value.value or NONE))
