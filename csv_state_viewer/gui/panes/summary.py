@@ -2,7 +2,11 @@
 
 A tensor shows its properties, metadata and statistics; a file or scope shows totals
 and statistics over all its readable tensors (computed in a worker, cancellable), a file
-also its problems. Statistics of a tensor come from the shared cache when known.
+also its problems (relative to the file, its path once above them). Statistics of a
+tensor come from the shared cache when known. Model parameters and optimizer state are
+counted and measured apart; counters and optimizer scalars are shown as values (rows:
+:mod:`~csv_state_viewer.gui.panes.summaryrows`). :meth:`SummaryPane.export_summary` (and
+the pane's Export… button) writes the statistics per tensor as CSV or JSON.
 
 Names and paths are shown escaped and long names elided in the middle
 (:func:`~csv_state_viewer.core.formatting.display_name`), whole in their tooltips; the
