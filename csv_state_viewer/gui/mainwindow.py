@@ -59,11 +59,13 @@ from csv_state_viewer.gui.treemodel import (
     NODE_ROLE,
     PARAMETERS,
     SHAPE,
-    SIZE,
     TensorTreeModel,
 )
 from csv_state_viewer.gui.welcome import WelcomeView
 from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together_for_viewing
+
+MIN_NAME = 160  # px the Name column keeps when the others are sized to their content
+MIN_DIFFERENCE, MAX_DIFFERENCE = 140, 280  # px of a comparison's Difference column
 
 
 class MainWindow(QMainWindow):
@@ -169,9 +171,12 @@ class MainWindow(QMainWindow):
         header = tree.header()
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
+        header.setSectionHidden(DIFFERENCE, True)  # shown while a comparison is set
         for column, width in ((NAME, 200), (SHAPE, 80), (DTYPE, 64), (PARAMETERS, 84)):
             header.resizeSection(column, width)
         tree.selectionModel().selectionChanged.connect(self._selection_changed)
+        tree.expanded.connect(self._grow_columns)
+        tree.viewport().installEventFilter(self)  # a resized tree refits its Name column
         tree.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         return tree
 
@@ -344,20 +349,60 @@ class MainWindow(QMainWindow):
     # ------------------------------------------------------------------ columns
     def fit_columns(self) -> None:
         """Size the tree's value columns to their content; the Name column takes what is
-        left (its text elides), and a comparison's Difference column stays in view."""
+        left (its text elides). The tree's side of the splitter grows (up to half the
+        window, 60 % with a comparison) so that names and every column show; with a
+        comparison, what still does not fit is scrolled so that the Difference column is
+        in view."""
         header = self.tree.header()
         compared = self.context.comparison is not None
-        columns = [SHAPE, DTYPE, PARAMETERS, SIZE] + ([DIFFERENCE] if compared else [])
-        for column in columns:
+        header.setSectionHidden(DIFFERENCE, not compared)  # empty without a comparison
+        for column in self._value_columns():
             self.tree.resizeColumnToContents(column)
         if compared:
-            header.resizeSection(DIFFERENCE, max(header.sectionSize(DIFFERENCE), 160))
-        others = sum(header.sectionSize(c) for c in columns)
-        room = self.tree.viewport().width() - others
-        header.resizeSection(NAME, max(120, room))
-        if compared:  # still too narrow: show the end, where the Difference column is
+            wanted = self.tree.sizeHintForColumn(DIFFERENCE)
+            header.resizeSection(DIFFERENCE, min(max(wanted, MIN_DIFFERENCE), MAX_DIFFERENCE))
+        others = sum(
+            header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)
+        )
+        missing = MIN_NAME + others - self.tree.viewport().width()
+        sizes = self.splitter.sizes()
+        if missing > 0 and len(sizes) == 2 and sum(sizes) > 0:  # the tree's side grows
+            total = sum(sizes)
+            left = min(sizes[0] + missing, int(total * (0.6 if compared else 0.5)))
+            if left > sizes[0]:
+                self.splitter.setSizes([left, total - left])
+        self._fit_name_column()
+
+    def _value_columns(self) -> list[int]:
+        return [c for c in range(1, self.model.columnCount()) if c != DIFFERENCE]
+
+    def _fit_name_column(self) -> None:
+        """The Name column takes the room the others leave (its text elides); with a
+        comparison, the view scrolls to the Difference column when it is still cut."""
+        header = self.tree.header()
+        width = self.tree.viewport().width()
+        compared = self.context.comparison is not None
+        if compared:  # a little too wide: the Difference column elides rather than scrolls
+            values = sum(header.sectionSize(c) for c in self._value_columns())
+            room = width - MIN_NAME - values
+            if MIN_DIFFERENCE <= room < header.sectionSize(DIFFERENCE):
+                header.resizeSection(DIFFERENCE, room)
+        others = sum(
+            header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)
+        )
+        header.resizeSection(NAME, max(MIN_NAME, width - others))
+        if compared:
+            end = header.sectionPosition(DIFFERENCE) + header.sectionSize(DIFFERENCE)
             bar = self.tree.horizontalScrollBar()
-            bar.setValue(bar.maximum())
+            bar.setValue(max(0, min(bar.maximum(), end - width)))
+
+    def _grow_columns(self, *_: Any) -> None:
+        """Rows an expansion shows may hold longer shapes or sizes: widen, never shrink."""
+        header = self.tree.header()
+        for column in self._value_columns():
+            wanted = self.tree.sizeHintForColumn(column)
+            if wanted > header.sectionSize(column):
+                header.resizeSection(column, wanted)
 
     def _comparison_changed(self) -> None:
         self.model.set_comparison(self.context.comparison)
@@ -459,6 +504,11 @@ class MainWindow(QMainWindow):
         self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
+        tree = getattr(self, "tree", None)  # the tree's viewport is watched while it is built
+        if event.type() == QEvent.Type.Resize and tree is not None and watched is tree.viewport():
+            if self.roots:
+                self._fit_name_column()
+            return False
         if watched is self.filter_edit and event.type() == QEvent.Type.KeyPress:
             assert isinstance(event, QKeyEvent)
             key = event.key()

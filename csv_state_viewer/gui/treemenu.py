@@ -6,7 +6,7 @@ from functools import partial
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, QPoint, Qt
-from PySide6.QtGui import QAction, QGuiApplication, QKeySequence
+from PySide6.QtGui import QAction, QGuiApplication, QKeySequence, QShortcut
 from PySide6.QtWidgets import QMenu
 
 from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node
@@ -40,6 +40,10 @@ class TreeMenu(QObject):
         tree.addAction(self.copy_action)
         tree.setContextMenuPolicy(Qt.ContextMenuPolicy.CustomContextMenu)
         tree.customContextMenuRequested.connect(self._requested)
+        # the Menu key opens it through Qt; Shift+F10 is the other key users expect
+        self.menu_key = QShortcut(QKeySequence("Shift+F10"), tree)
+        self.menu_key.setContext(Qt.ShortcutContext.WidgetShortcut)
+        self.menu_key.activated.connect(self.popup_at_current)
 
     def copy_names(self) -> str:
         """Copy the full names of the selected rows, one per line; returns the text."""
@@ -94,6 +98,13 @@ class TreeMenu(QObject):
         compare.triggered.connect(lambda _checked=False: menus.compare_dialog(window))
         self.menu = menu
         return menu
+
+    def popup_at_current(self) -> None:
+        """Open the menu at the current row (from the keyboard)."""
+        tree = self.window.tree
+        rect = tree.visualRect(tree.currentIndex())
+        pos = rect.center() if rect.isValid() else tree.viewport().rect().center()
+        self.build().popup(tree.viewport().mapToGlobal(pos))
 
     def _requested(self, pos: QPoint) -> None:
         tree = self.window.tree

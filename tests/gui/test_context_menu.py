@@ -104,3 +104,8 @@ def test_keyboard_context_menu_key_opens_it(qtbot: QtBot, window: MainWindow) ->
     menu = window.tree_menu.menu
     assert menu is not None and menu.isVisible()
     menu.close()
+    window.tree_menu.menu = None
+    QTest.keyClick(tree, Qt.Key.Key_F10, Qt.KeyboardModifier.ShiftModifier)
+    menu = window.tree_menu.menu
+    assert menu is not None and menu.isVisible()
+    menu.close()

@@ -130,9 +130,14 @@ def test_shapes_fit_and_the_difference_column_is_in_view_after_a_comparison(
     save_state(tmp_path / "b.csv", b)
     open_and_wait(qtbot, window, tmp_path / "a.csv")
     window.tree.expandAll()
+    assert window.tree.header().isSectionHidden(DIFFERENCE)  # empty without a comparison
     with qtbot.waitSignal(window.context.comparison_changed, timeout=WAIT):
         fileactions.compare_with(window, str(tmp_path / "b.csv"))
     tree, header = window.tree, window.tree.header()
     assert header.sectionSize(SHAPE) >= tree.sizeHintForColumn(SHAPE)
     start = header.sectionViewportPosition(DIFFERENCE)
+    assert not header.isSectionHidden(DIFFERENCE)
     assert start >= 0 and start + 100 <= tree.viewport().width()
+    assert header.sectionSize(NAME) >= 160  # names still show
+    fileactions.clear_diffs(window)  # closes the compared file too
+    assert header.isSectionHidden(DIFFERENCE)
