@@ -211,12 +211,12 @@ def update_actions(window: MainWindow) -> None:
         action.setEnabled(has_file)
     actions = menus.actions
     actions["clear_comparison"].setEnabled(window.context.comparison is not None)
-    nodes = window.selected_nodes() if has_file else []
-    actions["export_tensors"].setEnabled(bool(exporttensor.exportable(nodes)))
+    tensors = has_file and window.has_tensor_selected()
+    actions["export_tensors"].setEnabled(tensors)
     if "export_histogram" in actions:
-        actions["export_histogram"].setEnabled(bool(exporttensor.exportable(nodes)))
+        actions["export_histogram"].setEnabled(tensors)
     if "export_summary" in actions:
-        actions["export_summary"].setEnabled(bool(nodes))
+        actions["export_summary"].setEnabled(has_file)
 
 
 def fill_recent(window: MainWindow, paths: list[str]) -> None:

@@ -4,6 +4,7 @@ and the tree's columns after a comparison."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PySide6.QtCore import QModelIndex, Qt
@@ -110,10 +111,18 @@ def test_ctrl_tab_and_ctrl_page_keys_switch_tabs_from_the_tree(
     assert tabs.currentIndex() == 0
     QTest.keyClick(window.tree, Qt.Key.Key_PageUp, ctrl)  # wraps around
     assert tabs.currentIndex() == tabs.count() - 1
-    # from the filter box too
+    # from the filter box and from inside a pane too
     window.filter_edit.setFocus()
     QTest.keyClick(window.filter_edit, Qt.Key.Key_PageDown, ctrl)
     assert tabs.currentIndex() == 0
+    window.set_tab("values")
+    values: Any = window.panes["values"]
+    values.view.setFocus()
+    QTest.keyClick(values.view, Qt.Key.Key_Tab, ctrl)
+    assert tabs.currentWidget() is window.panes["compare"]
+    window.panes["compare"].setFocus()
+    QTest.keyClick(window.panes["compare"], Qt.Key.Key_PageUp, ctrl)
+    assert tabs.currentWidget() is values
 
 
 def test_shapes_fit_and_the_difference_column_is_in_view_after_a_comparison(
