@@ -12,12 +12,11 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from PySide6.QtCore import QEvent, QItemSelectionModel, QModelIndex, QObject, Qt, QTimer, Signal
+from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
 from PySide6.QtGui import (
     QCloseEvent,
     QDragEnterEvent,
     QDropEvent,
-    QKeyEvent,
     QKeySequence,
     QShortcut,
 )
@@ -34,12 +33,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, name_matches
+from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node
 from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.gui import menus
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths
 from csv_state_viewer.gui.errors import show_error
+from csv_state_viewer.gui.filterkeys import FilterKeys
 from csv_state_viewer.gui.panes.base import Pane
 from csv_state_viewer.gui.panes.compare import ComparePane
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane
@@ -50,10 +50,10 @@ from csv_state_viewer.gui.resources import sample_files
 from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.statusprogress import StatusProgress
 from csv_state_viewer.gui.tasks import TaskSlot
+from csv_state_viewer.gui.treecolumns import TreeColumns
 from csv_state_viewer.gui.treefilter import TensorFilterProxy
 from csv_state_viewer.gui.treemenu import TreeMenu
 from csv_state_viewer.gui.treemodel import (
-    DIFFERENCE,
     DTYPE,
     NAME,
     NODE_ROLE,
@@ -63,9 +63,6 @@ from csv_state_viewer.gui.treemodel import (
 )
 from csv_state_viewer.gui.welcome import WelcomeView
 from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together_for_viewing
-
-MIN_NAME = 160  # px the Name column keeps when the others are sized to their content
-MIN_DIFFERENCE, MAX_DIFFERENCE = 140, 280  # px of a comparison's Difference column
 
 
 class MainWindow(QMainWindow):
@@ -87,11 +84,8 @@ class MainWindow(QMainWindow):
         self.filter_edit = QLineEdit()
         self.filter_edit.setPlaceholderText("Filter names (text or glob: *kernel, dense*/bias)")
         self.filter_edit.setClearButtonEnabled(True)
-        self.filter_edit.textChanged.connect(self._filter_changed)
-        self.filter_edit.returnPressed.connect(self._select_first_match)
-        self.filter_edit.installEventFilter(self)
-        self._expanded_before_filter: list[Node] | None = None  # while a filter is set
         self.tree = self._make_tree()
+        self.filter_keys = FilterKeys(self.filter_edit, self.tree, self.proxy, self.select_node)
         left = QWidget()
         left_layout = QVBoxLayout(left)
         left_layout.setContentsMargins(0, 0, 0, 0)
@@ -116,6 +110,7 @@ class MainWindow(QMainWindow):
         self.splitter.addWidget(self.tabs)
         self.splitter.setStretchFactor(1, 1)
         self.splitter.setSizes([540, 740])
+        self.columns = TreeColumns(self.tree, self.splitter, self.context)
 
         self.welcome = WelcomeView()
         self.welcome.open_requested.connect(lambda: menus.open_dialog(self))
@@ -137,7 +132,7 @@ class MainWindow(QMainWindow):
             for action in ("compare", "save", "export", "tensor")
         }
         find = QShortcut(QKeySequence("Ctrl+F"), self)
-        find.activated.connect(self._focus_filter)
+        find.activated.connect(self.filter_keys.focus_filter)
         # tabs switch from anywhere in the window, the tree included
         for keys, step in (
             ("Ctrl+Tab", 1),
@@ -171,12 +166,9 @@ class MainWindow(QMainWindow):
         header = tree.header()
         header.setSectionResizeMode(NAME, QHeaderView.ResizeMode.Interactive)
         header.setStretchLastSection(False)
-        header.setSectionHidden(DIFFERENCE, True)  # shown while a comparison is set
         for column, width in ((NAME, 200), (SHAPE, 80), (DTYPE, 64), (PARAMETERS, 84)):
             header.resizeSection(column, width)
         tree.selectionModel().selectionChanged.connect(self._selection_changed)
-        tree.expanded.connect(self._grow_columns)
-        tree.viewport().installEventFilter(self)  # a resized tree refits its Name column
         tree.selectionModel().currentChanged.connect(lambda *_: self._selection_changed())
         return tree
 
@@ -263,7 +255,7 @@ class MainWindow(QMainWindow):
         self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
         if self._pending_select is None or not self.select(self._pending_select):
             self.select_node(next(root.tensors(), root))
-        self.fit_columns()
+        self.columns.fit()
         self.tree.setFocus()  # arrow keys browse the tensors at once
         self.file_opened.emit(root)
         bad = len(state.errors)
@@ -363,67 +355,9 @@ class MainWindow(QMainWindow):
         count = self.tabs.count()
         self.tabs.setCurrentIndex((self.tabs.currentIndex() + step) % count)
 
-    # ------------------------------------------------------------------ columns
-    def fit_columns(self) -> None:
-        """Size the tree's value columns to their content; the Name column takes what is
-        left (its text elides). The tree's side of the splitter grows (up to half the
-        window, 60 % with a comparison) so that names and every column show; with a
-        comparison, what still does not fit is scrolled so that the Difference column is
-        in view."""
-        header = self.tree.header()
-        compared = self.context.comparison is not None
-        header.setSectionHidden(DIFFERENCE, not compared)  # empty without a comparison
-        for column in self._value_columns():
-            self.tree.resizeColumnToContents(column)
-        if compared:
-            wanted = self.tree.sizeHintForColumn(DIFFERENCE)
-            header.resizeSection(DIFFERENCE, min(max(wanted, MIN_DIFFERENCE), MAX_DIFFERENCE))
-        others = sum(
-            header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)
-        )
-        missing = MIN_NAME + others - self.tree.viewport().width()
-        sizes = self.splitter.sizes()
-        if missing > 0 and len(sizes) == 2 and sum(sizes) > 0:  # the tree's side grows
-            total = sum(sizes)
-            left = min(sizes[0] + missing, int(total * (0.6 if compared else 0.5)))
-            if left > sizes[0]:
-                self.splitter.setSizes([left, total - left])
-        self._fit_name_column()
-
-    def _value_columns(self) -> list[int]:
-        return [c for c in range(1, self.model.columnCount()) if c != DIFFERENCE]
-
-    def _fit_name_column(self) -> None:
-        """The Name column takes the room the others leave (its text elides); with a
-        comparison, the view scrolls to the Difference column when it is still cut."""
-        header = self.tree.header()
-        width = self.tree.viewport().width()
-        compared = self.context.comparison is not None
-        if compared:  # a little too wide: the Difference column elides rather than scrolls
-            values = sum(header.sectionSize(c) for c in self._value_columns())
-            room = width - MIN_NAME - values
-            if MIN_DIFFERENCE <= room < header.sectionSize(DIFFERENCE):
-                header.resizeSection(DIFFERENCE, room)
-        others = sum(
-            header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)
-        )
-        header.resizeSection(NAME, max(MIN_NAME, width - others))
-        if compared:
-            end = header.sectionPosition(DIFFERENCE) + header.sectionSize(DIFFERENCE)
-            bar = self.tree.horizontalScrollBar()
-            bar.setValue(max(0, min(bar.maximum(), end - width)))
-
-    def _grow_columns(self, *_: Any) -> None:
-        """Rows an expansion shows may hold longer shapes or sizes: widen, never shrink."""
-        header = self.tree.header()
-        for column in self._value_columns():
-            wanted = self.tree.sizeHintForColumn(column)
-            if wanted > header.sectionSize(column):
-                header.resizeSection(column, wanted)
-
     def _comparison_changed(self) -> None:
         self.model.set_comparison(self.context.comparison)
-        self.fit_columns()
+        self.columns.fit()
 
     def current_pane(self) -> Pane:
         widget = self.tabs.currentWidget()
@@ -449,93 +383,6 @@ class MainWindow(QMainWindow):
 
     def _tab_changed(self, _index: int) -> None:
         self._update_current_pane()
-
-    def _filter_changed(self, text: str) -> None:
-        filtering = bool(text.strip())
-        if filtering and self._expanded_before_filter is None:
-            self._expanded_before_filter = self._expanded_nodes()
-        self.proxy.set_pattern(text)
-        if filtering:
-            self.tree.expandAll()
-        elif self._expanded_before_filter is not None:
-            expanded, self._expanded_before_filter = self._expanded_before_filter, None
-            self._restore_expansion(expanded)
-
-    def _expanded_nodes(self) -> list[Node]:
-        found: list[Node] = []
-        stack = [QModelIndex()]
-        while stack:
-            parent = stack.pop()
-            for row in range(self.proxy.rowCount(parent)):
-                index = self.proxy.index(row, NAME, parent)
-                if self.tree.isExpanded(index):
-                    found.append(index.data(NODE_ROLE))
-                    stack.append(index)
-        return found
-
-    def _restore_expansion(self, expanded: list[Node]) -> None:
-        self.tree.collapseAll()
-        for node in expanded:
-            index = self.proxy.mapFromSource(self.model.index_of(node))
-            if index.isValid():
-                self.tree.expand(index)
-        current = self.tree.currentIndex()
-        if current.isValid():
-            self.tree.scrollTo(current)
-
-    def _focus_filter(self) -> None:
-        self.filter_edit.setFocus(Qt.FocusReason.ShortcutFocusReason)
-        self.filter_edit.selectAll()
-
-    def first_match(self) -> QModelIndex:
-        """The first tensor row shown whose name matches the filter (or the first tensor
-        row shown when nothing matches by itself)."""
-        pattern = self.proxy.pattern.strip()
-        first = QModelIndex()
-        stack = [QModelIndex()]
-        while stack:  # depth first, in the order shown
-            parent = stack.pop()
-            index = parent
-            node = index.data(NODE_ROLE) if index.isValid() else None
-            if node is not None and node.kind == TENSOR:
-                if not pattern or name_matches(node.name, pattern):
-                    return index
-                if not first.isValid():
-                    first = index
-            rows = range(self.proxy.rowCount(parent) - 1, -1, -1)
-            stack.extend(self.proxy.index(row, NAME, parent) for row in rows)
-        return first
-
-    def _select_first_match(self) -> None:
-        index = self.first_match()
-        if index.isValid():
-            self.select_node(index.data(NODE_ROLE))
-        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    def _enter_results(self) -> None:
-        current = self.tree.currentIndex()
-        if not current.isValid():
-            self._select_first_match()
-            return
-        self.tree.scrollTo(current)
-        self.tree.setFocus(Qt.FocusReason.OtherFocusReason)
-
-    def eventFilter(self, watched: QObject, event: QEvent) -> bool:  # noqa: N802
-        tree = getattr(self, "tree", None)  # the tree's viewport is watched while it is built
-        if event.type() == QEvent.Type.Resize and tree is not None and watched is tree.viewport():
-            if self.roots:
-                self._fit_name_column()
-            return False
-        if watched is self.filter_edit and event.type() == QEvent.Type.KeyPress:
-            assert isinstance(event, QKeyEvent)
-            key = event.key()
-            if key == Qt.Key.Key_Down and not event.modifiers():
-                self._enter_results()
-                return True
-            if key == Qt.Key.Key_Escape and self.filter_edit.text():
-                self.filter_edit.clear()
-                return True
-        return super().eventFilter(watched, event)
 
     def current_root(self) -> Node | None:
         nodes = self.selected_nodes()
