@@ -13,6 +13,7 @@ from typing import Any
 from matplotlib.axis import Axis, XAxis
 from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
 from matplotlib.figure import Figure
+from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
 from PySide6.QtWidgets import QVBoxLayout, QWidget
 
@@ -88,6 +89,7 @@ class PlotCanvas(QWidget):
         layout.addWidget(self.toolbar)
         layout.addWidget(self.canvas, 1)
         self.message: str | None = None  # the text shown instead of a plot, if any
+        self._message_text: Text | None = None
         self.fit_margins()
         self.canvas.mpl_connect("resize_event", lambda _event: self.fit_margins())
 
@@ -103,7 +105,11 @@ class PlotCanvas(QWidget):
             return
         em = 10.0 * self.figure.dpi / 72  # Matplotlib's default font size, in pixels
         lines = max(
-            (ax.get_title().count("\n") + 1 for ax in self.figure.axes if ax.get_title()),
+            (
+                ax.get_title().count("\n") + 1
+                for ax in self.figure.axes
+                if ax.get_visible() and ax.get_title()
+            ),
             default=0,
         )
         margins = self.margins_em
@@ -119,17 +125,43 @@ class PlotCanvas(QWidget):
     def clear(self) -> None:
         """An empty figure, ready for new axes; the hover read-out of the old plot goes."""
         self.figure.clear()
+        self._message_text = None
         self.fit_margins()
         self.message = None
-        # the toolbar's zoom history refers to axes that no longer exist
-        self.toolbar.update()
-        self.toolbar.set_message("")
+        self._forget_view()
 
-    def show_message(self, text: str, *, error: bool = False) -> None:
-        """Replace the plot with ``text`` centred on the figure."""
-        self.clear()
+    def _forget_view(self) -> None:
+        # the toolbar's zoom history refers to axes that are gone or show other data
+        self.toolbar.update()
+        if self.toolbar.locLabel.text():  # each change repaints the toolbar's SVG icons
+            self.toolbar.set_message("")
+
+    def show_plot(self) -> None:
+        """Show the axes again after :meth:`show_message` with ``keep_axes``: for a pane
+        that updates its artists in place (cheaper than new axes on the UI thread)."""
+        if self._message_text is not None:
+            self._message_text.remove()
+            self._message_text = None
+        for ax in self.figure.axes:
+            ax.set_visible(True)
+        self.message = None
+        self._forget_view()
+
+    def show_message(self, text: str, *, error: bool = False, keep_axes: bool = False) -> None:
+        """Replace the plot with ``text`` centred on the figure.
+
+        ``keep_axes`` hides the axes instead of removing them, for :meth:`show_plot`.
+        """
+        if keep_axes:
+            if self._message_text is not None:
+                self._message_text.remove()
+            for ax in self.figure.axes:
+                ax.set_visible(False)
+            self._forget_view()
+        else:
+            self.clear()
         self.message = text
-        self.figure.text(
+        self._message_text = self.figure.text(
             0.5,
             0.5,
             _literal(safe_lines(text)),

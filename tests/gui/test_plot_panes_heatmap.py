@@ -20,7 +20,7 @@ from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane
 
-from .test_plots import BIAS, KERNEL, SLOT, tensor
+from .test_plots import BIAS, KERNEL, SLOT, data, tensor
 
 BIG = "big"
 BIG_SHAPE = (2048, 1536)
@@ -62,6 +62,10 @@ def show(qtbot: QtBot, pane: HeatmapPane, node: Node) -> None:
         pane.show_nodes([node])
 
 
+def visible_axes(pane: HeatmapPane) -> list[object]:
+    return [ax for ax in pane.canvas.figure.axes if ax.get_visible()]
+
+
 def block_pool(data: np.ndarray, block: tuple[int, int], how: str) -> np.ndarray:
     """The reference pooling: reshape into blocks (NaN-padded), reduce each."""
     rows, cols = data.shape
@@ -92,7 +96,7 @@ def test_a_large_map_is_pooled_in_a_worker_to_the_canvas_size(
     node = tensor(big_tree, BIG)
     with qtbot.waitSignal(pane.image_drawn, timeout=20_000):
         pane.show_nodes([node])
-        assert pane.canvas.figure.axes == [] and pane.canvas.message is not None
+        assert not visible_axes(pane) and pane.canvas.message is not None
         assert pane.canvas.message.startswith("Loading")
     assert threads and threads[0] is not threading.main_thread()
 
@@ -155,10 +159,17 @@ def test_loading_replaces_the_previous_plot_and_its_read_out(
     pane.canvas.toolbar.set_message("x=3 y=2\n[0.25]")  # as hovering the image does
     with qtbot.waitSignal(pane.image_drawn, timeout=20_000):
         pane.show_nodes([tensor(small_tree, SLOT)])
-        assert pane.canvas.figure.axes == []
+        assert not visible_axes(pane)  # never the previous tensor's image
         assert pane.canvas.message is not None and pane.canvas.message.startswith("Loading")
         assert pane.canvas.toolbar.locLabel.text() == ""
+    assert len(visible_axes(pane)) == 2  # the map and its colour bar, made again or reused
     assert SLOT in pane.canvas.figure.axes[0].get_title()
+    slot = data(tensor(small_tree, SLOT))
+    (image,) = pane.canvas.figure.axes[0].get_images()
+    np.testing.assert_array_equal(image.get_array(), slot)
+    peak = float(np.abs(slot).max())
+    assert image.get_clim() == (-peak, peak)
+    assert pane.canvas.figure.axes[0].get_xlim() == (-0.5, slot.shape[1] - 0.5)
 
 
 def test_vector_saves_of_a_large_map_stay_small(

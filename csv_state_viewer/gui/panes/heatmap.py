@@ -11,6 +11,10 @@ import os
 from dataclasses import dataclass
 
 import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.colorbar import Colorbar
+from matplotlib.image import AxesImage
+from matplotlib.ticker import AutoLocator
 from PySide6.QtCore import Signal
 from PySide6.QtWidgets import (
     QComboBox,
@@ -43,6 +47,7 @@ MODE_LABELS = ((RESHAPE, "Reshape to 2-D"), (SLICE, "Slice"))
 REDUCTION_LABELS = ((MAX_ABS, "max |x|"), (MEAN, "mean"))
 SYNC_ELEMENTS = 1 << 20  # a new slice of a map this small is pooled on the UI thread
 MIN_SIDE = 64
+COLORBAR_SHARE = 0.2  # of the axes' width: the colour bar, its pad and tick labels
 
 
 def _shape_text(shape: tuple[int, ...]) -> str:
@@ -61,6 +66,15 @@ class _Request:
     index: tuple[int, ...]
     budget: tuple[int, int]  # at most this many image rows and columns
     reduction: str
+
+
+@dataclass(frozen=True)
+class _Artists:
+    """What a drawn heatmap is made of, updated in place for the next tensor."""
+
+    ax: Axes
+    image: AxesImage
+    colorbar: Colorbar
 
 
 @dataclass(frozen=True)
@@ -102,6 +116,7 @@ class HeatmapPane(Pane):
         self.array: np.ndarray | None = None  # the loaded tensor
         self.image: HeatmapImage | None = None  # what is drawn, with its reduction
         self.image_data: np.ndarray | None = None  # the 2-D array drawn (pooled)
+        self._artists: _Artists | None = None
 
         self.mode_combo = QComboBox()
         for mode, label in MODE_LABELS:
@@ -165,7 +180,7 @@ class HeatmapPane(Pane):
             self._message(hint, status=False)
             return
         # never the previous tensor's image beside this one's progress
-        self.canvas.show_message(f"Loading {display_name(node.name)}…")
+        self.canvas.show_message(f"Loading {display_name(node.name)}…", keep_axes=True)
         self.status.setText("Loading…")
         request = self._request()
         context = self.context
@@ -190,9 +205,12 @@ class HeatmapPane(Pane):
         self.status.setText(f"Loading… {100 * done // max(total, 1)}%")
 
     def _request(self) -> _Request:
-        """The slice and pooling the controls ask for, within the canvas's pixels."""
+        """The slice and pooling the controls ask for, within the plot's pixels."""
         ratio = self.canvas.devicePixelRatioF()
-        width, height = self.canvas.canvas.width(), self.canvas.canvas.height()
+        params = self.canvas.figure.subplotpars
+        # the axes' share of the canvas, less the colour bar's (Matplotlib's 15 %)
+        width = self.canvas.canvas.width() * (params.right - params.left) * (1 - COLORBAR_SHARE)
+        height = self.canvas.canvas.height() * (params.top - params.bottom)
         budget = (
             max(MIN_SIDE, min(MAX_SIDE, int(height * ratio))),
             max(MIN_SIDE, min(MAX_SIDE, int(width * ratio))),
@@ -286,42 +304,55 @@ class HeatmapPane(Pane):
         ]
         self.status.setText("; ".join(notes))
 
-        self.canvas.clear()
-        ax = self.canvas.figure.add_subplot()
         vmin, vmax = result.limits
         rows, cols = result.shape
         block_rows, block_cols = result.block
         shown_rows, shown_cols = result.image.shape
-        image = ax.imshow(
-            result.image,
-            cmap=CMAP,
-            vmin=vmin,
-            vmax=vmax,
-            interpolation="nearest",
-            aspect="auto",
-            # a pooled image keeps the axes in the tensor's own row and column numbers
-            extent=(-0.5, shown_cols * block_cols - 0.5, shown_rows * block_rows - 0.5, -0.5),
-        )
-        # a raster in SVG and PDF too: a vector file of a large map was slow and huge
-        image.set_rasterized(True)
+        # a pooled image keeps the axes in the tensor's own row and column numbers
+        extent = (-0.5, shown_cols * block_cols - 0.5, shown_rows * block_rows - 0.5, -0.5)
+        artists = self._artists
+        if artists is not None and artists.ax in self.canvas.figure.axes:
+            # the same axes, image and colour bar with new data: new ones cost ~10 ms
+            self.canvas.show_plot()
+            ax, image, colorbar = artists.ax, artists.image, artists.colorbar
+            image.set_data(result.image)
+            image.set_extent(extent)
+            image.set_clim(vmin, vmax)
+        else:
+            self.canvas.clear()
+            ax = self.canvas.figure.add_subplot()
+            image = ax.imshow(
+                result.image,
+                cmap=CMAP,
+                vmin=vmin,
+                vmax=vmax,
+                interpolation="nearest",
+                # colour mapping after resampling, on the axes' pixels: half the draw time
+                # of "auto", the same picture for nearest-neighbour sampling
+                interpolation_stage="data",
+                aspect="auto",
+                extent=extent,
+            )
+            # a raster in SVG and PDF too: a vector file of a large map was slow and huge
+            image.set_rasterized(True)
+            colorbar = self.canvas.figure.colorbar(image, ax=ax)
+            if colorbar.solids is not None:
+                colorbar.solids.set_rasterized(True)
+            ax.set_xlabel("column")
+            ax.set_ylabel("row")
+            space_ticks(ax, integer=True)  # rows and columns are whole
+            self._artists = _Artists(ax, image, colorbar)
         ax.set_xlim(-0.5, cols - 0.5)
         ax.set_ylim(rows - 0.5, -0.5)
-        colorbar = self.canvas.figure.colorbar(image, ax=ax)
-        if colorbar.solids is not None:
-            colorbar.solids.set_rasterized(True)
         if result.constant is not None:
-            colorbar.set_ticks(
-                [vmin, result.constant, vmax]
-                if vmin < result.constant < vmax
-                else [vmin, 0.0, vmax]
-            )
+            middle = result.constant if vmin < result.constant < vmax else 0.0
+            colorbar.set_ticks([vmin, middle, vmax])
+        else:
+            colorbar.locator = AutoLocator()
         title = f"{plot_text(node.name)}  {what}"
         if notes:
             title += f"\n{'; '.join(notes)}"
         ax.set_title(title, fontsize="medium")
-        ax.set_xlabel("column")
-        ax.set_ylabel("row")
-        space_ticks(ax, integer=True)  # rows and columns are whole
         self.canvas.request_draw()
         self.image_drawn.emit()
 
