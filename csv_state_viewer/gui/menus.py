@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import html
 import os
-import platform
-import sys
 from dataclasses import dataclass, field
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -14,7 +11,6 @@ from PySide6.QtCore import Qt
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
-from csv_state_viewer import __version__
 from csv_state_viewer.core.errors import CsvStateError
 from csv_state_viewer.core.format import Format, WriteChoice
 from csv_state_viewer.core.formatting import display_name, safe_text
@@ -27,7 +23,7 @@ from csv_state_viewer.core.registry import (
     open_filter,
     write_choices,
 )
-from csv_state_viewer.gui import exporttensor, fileactions
+from csv_state_viewer.gui import exporttensor, fileactions, helpmenu
 from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.resources import sample_files
 
@@ -43,30 +39,6 @@ class Menus:
     file_actions: list[QAction]  # enabled only when a file is open
     dialogs: list[QWidget] = field(default_factory=list)
     actions: dict[str, QAction] = field(default_factory=dict)  # by name, for enabling and tests
-
-
-# Every shortcut of the viewer, for Help > Keyboard Shortcuts and the README; a test checks
-# that each menu action's shortcut is listed. Standard keys are shown as on Linux/Windows.
-SHORTCUTS: tuple[tuple[str, str], ...] = (
-    ("Ctrl+O", "Open files…"),
-    ("Ctrl+Shift+S", "Save As CSV…"),
-    ("Ctrl+E", "Export the selected tensors (.npy, CSV matrix, text)…"),
-    ("Ctrl+W, Ctrl+F4", "Close the current file"),
-    ("Ctrl+Q", "Quit"),
-    ("Ctrl+F", "Filter names (the filter box)"),
-    ("Down (in the filter box)", "Move into the results"),
-    ("Enter (in the filter box)", "Select the first match"),
-    ("Escape (in the filter box)", "Clear the filter (the tree's expansion comes back)"),
-    ("Arrow keys, Page Up/Down, Home/End", "Move in the tree; the panes follow"),
-    ("Shift/Ctrl+click, Shift+arrows", "Select several tensors"),
-    ("Ctrl+C (tree)", "Copy the full names of the selected rows, one per line"),
-    ("Menu key, Shift+F10 (tree)", "The tree's context menu"),
-    ("Ctrl+Tab, Ctrl+Page Down", "Next tab"),
-    ("Ctrl+Shift+Tab, Ctrl+Page Up", "Previous tab"),
-    ("Ctrl+C (Values)", "Copy the selected cells as tab-separated text"),
-    ("Ctrl+Home / Ctrl+End (Values)", "First / last element (with Shift: select to it)"),
-    ("F1", "Keyboard shortcuts (this list)"),
-)
 
 
 def _action(
@@ -424,6 +396,20 @@ def _keep(window: MainWindow, dialog: QWidget) -> None:
     dialog.raise_()
 
 
+def about(window: MainWindow) -> QMessageBox:
+    """Help > About (kept among the dialogs the window closes)."""
+    box = helpmenu.about_box(window, window.settings.store.fileName())
+    _keep(window, box)
+    return box
+
+
+def shortcuts_dialog(window: MainWindow) -> QMessageBox:
+    """Help > Keyboard Shortcuts."""
+    box = helpmenu.shortcuts_box(window)
+    _keep(window, box)
+    return box
+
+
 def close_dialogs(window: MainWindow) -> None:
     for dialog in window.menus.dialogs:
         dialog.close()
@@ -463,64 +449,13 @@ def _close_current(window: MainWindow) -> None:
         window.close_file(root)
 
 
-def versions() -> list[tuple[str, str]]:
-    """The versions About shows; TensorFlow only when this process has loaded it (the
-    viewer never imports it itself: reading a state does not need it)."""
-    import matplotlib
-    import numpy
-    import PySide6
-    from PySide6.QtCore import qVersion
-
-    loaded = sys.modules.get("tensorflow")
-    tensorflow = getattr(loaded, "__version__", "loaded") if loaded is not None else None
-    return [
-        ("Python", platform.python_version()),
-        ("Qt", qVersion()),
-        ("PySide6", PySide6.__version__),
-        ("Matplotlib", matplotlib.__version__),
-        ("NumPy", numpy.__version__),
-        ("TensorFlow", tensorflow or "not loaded"),
-    ]
-
-
-def about(window: MainWindow) -> QMessageBox:
-    box = QMessageBox(window)
-    box.setWindowTitle("About csv-state-viewer")
-    rows = "".join(
-        f"<tr><td>{name}</td><td>{html.escape(version)}</td></tr>" for name, version in versions()
-    )
-    settings_path = html.escape(safe_text(os.path.abspath(window.settings.store.fileName())))
-    box.setText(
-        f"<b>csv-state-viewer {__version__}</b><p>Inspect, compare and convert neural-network "
-        "training state saved as CSV, TensorFlow checkpoints, Keras files and NumPy archives."
-        f"<p>Files open lazily; statistics and plots are computed in the background."
-        f"<p><table>{rows}</table>"
-        f"<p>Settings: {settings_path}"
-    )
-    _keep(window, box)
-    return box
-
-
-def shortcuts_dialog(window: MainWindow) -> QMessageBox:
-    box = QMessageBox(window)
-    box.setObjectName("shortcuts")
-    box.setWindowTitle("Keyboard shortcuts")
-    rows = "".join(
-        f"<tr><td><b>{html.escape(keys)}</b>&nbsp;&nbsp;</td><td>{html.escape(what)}</td></tr>"
-        for keys, what in SHORTCUTS
-    )
-    box.setText(f"<table>{rows}</table>")
-    _keep(window, box)
-    return box
-
-
 def _export_pane_dialog(window: MainWindow, name: str) -> None:
     """Export what the histogram (bins as CSV) or the Summary pane shows."""
     window.set_tab(name)
     pane: Any = window.panes[name]
     title, default, pattern = {
         "histogram": ("Export histogram bins", "histogram.csv", "CSV (*.csv)"),
-        "summary": ("Export summary", "summary.txt", "All files (*)"),
+        "summary": ("Export summary", "summary.csv", "CSV (*.csv);;JSON (*.json)"),
     }[name]
     path, _ = QFileDialog.getSaveFileName(window, title, default, pattern)
     if not path:

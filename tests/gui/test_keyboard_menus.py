@@ -6,6 +6,7 @@ from __future__ import annotations
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -14,7 +15,7 @@ from PySide6.QtWidgets import QMenu
 from pytestqt.qtbot import QtBot
 
 from csv_state_viewer.core.api import save_state
-from csv_state_viewer.gui import fileactions, menus
+from csv_state_viewer.gui import fileactions, helpmenu, menus
 from csv_state_viewer.gui.mainwindow import MainWindow
 
 from .conftest import SAMPLES
@@ -42,7 +43,7 @@ def by_text(window: MainWindow, text: str) -> QAction:
 
 
 def test_shortcuts_are_conventional_and_all_documented(window: MainWindow) -> None:
-    documented = {key for keys, _ in menus.SHORTCUTS for key in keys.split(", ")}
+    documented = {key for keys, _ in helpmenu.SHORTCUTS for key in keys.split(", ")}
     portable = QKeySequence.SequenceFormat.PortableText
     for action in all_actions(window):
         for sequence in action.shortcuts():
@@ -112,3 +113,23 @@ def test_the_export_menu_writes_the_histogram_bins(
     qtbot.waitUntil(lambda: getattr(histogram, "histogram", None) is not None, timeout=WAIT)
     window.menus.actions["export_histogram"].trigger()
     assert target.is_file() and target.read_text().count("\n") > 2
+
+
+def test_the_export_menu_writes_the_summary(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if "export_summary" not in window.menus.actions:
+        pytest.skip("the Summary pane has no export_summary")
+    summary: Any = window.panes["summary"]
+    with (
+        qtbot.waitSignal(summary.summary_ready, timeout=WAIT),
+        qtbot.waitSignal(window.file_opened, timeout=WAIT),
+    ):
+        window.open_file(str(SAMPLES / "mlp_adam.csv"))
+    target = tmp_path / "summary.json"
+    monkeypatch.setattr(
+        menus.QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), "JSON (*.json)")
+    )
+    window.menus.actions["export_summary"].trigger()
+    assert target.is_file() and "sequential/dense/kernel" in target.read_text()
+    assert window.status_label.text() == f"Exported to {target}"
