@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMessageBox
 
-from csv_state_viewer.core.analysis.tree import TENSOR, Node
+from csv_state_viewer.core.analysis.tree import GROUP, TENSOR, Node
 from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.core.progress import Progress, check_cancelled
 from csv_state_viewer.gui.errors import show_error
@@ -32,8 +32,15 @@ FILTERS = {f"{LABELS[kind]} (*{ext})": kind for kind, ext in KINDS.items()}
 
 
 def exportable(nodes: list[Node]) -> list[Node]:
-    """The tensors among ``nodes`` that can be read (no bad row)."""
-    return [n for n in nodes if n.kind == TENSOR and n.entry is not None and n.error is None]
+    """The tensors among ``nodes``, and those of selected scopes, that can be read (no bad
+    row); each once, in order. A whole file is exported by File > Export instead."""
+    found: dict[int, Node] = {}
+    for node in nodes:
+        below = node.tensors() if node.kind == GROUP else [node]
+        for tensor in below:
+            if tensor.kind == TENSOR and tensor.entry is not None and tensor.error is None:
+                found.setdefault(id(tensor), tensor)
+    return list(found.values())
 
 
 def export_dialog(window: MainWindow, nodes: list[Node] | None = None) -> None:

@@ -33,9 +33,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node
+from csv_state_viewer.core.analysis.tree import FILE, Node
 from csv_state_viewer.core.formatting import display_name
-from csv_state_viewer.gui import menus
+from csv_state_viewer.gui import exporttensor, menus
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths
 from csv_state_viewer.gui.errors import show_error
@@ -308,14 +308,14 @@ class MainWindow(QMainWindow):
         return nodes
 
     def has_tensor_selected(self) -> bool:
-        """True when a readable tensor is selected (cheaper than :meth:`selected_nodes`:
-        it stops at the first one)."""
+        """True when a readable tensor (or a scope holding one) is selected; cheaper than
+        :meth:`selected_nodes`: it stops at the first one."""
         selection = self.tree.selectionModel()
         current = selection.currentIndex()
         candidates = [current] if current.isValid() and selection.isSelected(current) else []
         for index in (*candidates, *selection.selectedRows(NAME)):
             node = index.data(NODE_ROLE)
-            if node is not None and node.kind == TENSOR and node.error is None:
+            if node is not None and exporttensor.exportable([node]):
                 return True
         return False
 

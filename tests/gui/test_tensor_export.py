@@ -139,3 +139,14 @@ def test_exporting_several_tensors_asks_before_replacing(
     assert window.status_label.text().startswith("Exported 2 tensors to ")
     assert np.load(folder / "model__dense__kernel.npy").shape == (3, 4)
     assert np.load(folder / "model__conv__kernel.npy").shape == (2, 3, 2, 2)
+
+
+def test_a_selected_scope_exports_its_tensors(opened: MainWindow) -> None:
+    window = opened
+    assert window.select("model/dense")
+    assert window.menus.actions["export_tensors"].isEnabled()
+    assert [n.name for n in exporttensor.exportable(window.selected_nodes())] == [
+        "model/dense/kernel"
+    ]
+    window.select_node(window.roots[0])  # a whole file: File > Export writes it
+    assert not window.menus.actions["export_tensors"].isEnabled()
