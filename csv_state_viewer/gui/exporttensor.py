@@ -59,9 +59,11 @@ def export_dialog(window: MainWindow, nodes: list[Node] | None = None) -> None:
         if not path:
             return
         kind = kind_of(path) or FILTERS.get(chosen, "npy")
-        if kind_of(path) is None:
+        if kind_of(path) is None:  # the dialog asked about the name without the extension
             path += KINDS[kind]
-        # the file dialog has asked before replacing a file
+            if os.path.lexists(path) and not _replace(window, f"{path} exists. Replace it?"):
+                return
+        # otherwise the file dialog has asked before replacing a file
         export_tensors(window, tensors, [path], kind, overwrite=True)
         return
     folder = QFileDialog.getExistingDirectory(window, f"Export {len(tensors)} tensors into")
@@ -77,16 +79,19 @@ def export_dialog(window: MainWindow, nodes: list[Node] | None = None) -> None:
     existing = [p for p in paths if os.path.lexists(p)]
     overwrite = False
     if existing:
-        answer = QMessageBox.question(
-            window,
-            "Replace files?",
+        question = (
             f"{len(existing)} of the {len(paths)} files exist already in {folder} "
-            f"(first: {os.path.basename(existing[0])}). Replace them?",
+            f"(first: {os.path.basename(existing[0])}). Replace them?"
         )
-        if answer != QMessageBox.StandardButton.Yes:
+        if not _replace(window, question):
             return
         overwrite = True
     export_tensors(window, tensors, paths, kind, overwrite=overwrite)
+
+
+def _replace(window: MainWindow, question: str) -> bool:
+    answer = QMessageBox.question(window, "Replace files?", question)
+    return answer == QMessageBox.StandardButton.Yes
 
 
 def export_tensors(

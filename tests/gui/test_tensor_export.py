@@ -101,6 +101,20 @@ def test_the_viewer_exports_the_selected_tensor_through_the_dialog(
     loaded = np.loadtxt(str(target) + ".csv", delimiter=",")
     assert loaded.shape == (2, 12)
 
+    # the extension was added after the file dialog asked: the viewer asks itself
+    asked: list[str] = []
+
+    def refuse(_parent: object, _title: str, text: str, *_a: object) -> object:
+        asked.append(text)
+        return exporttensor.QMessageBox.StandardButton.No
+
+    monkeypatch.setattr(exporttensor.QMessageBox, "question", refuse)
+    before = (tmp_path / "out" / "conv.csv").read_bytes()
+    exporttensor.export_dialog(window)
+    assert asked == [f"{target}.csv exists. Replace it?"]
+    assert not slot.running
+    assert (tmp_path / "out" / "conv.csv").read_bytes() == before
+
 
 def test_exporting_several_tensors_asks_before_replacing(
     qtbot: QtBot, opened: MainWindow, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
