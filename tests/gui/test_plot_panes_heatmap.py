@@ -183,3 +183,17 @@ def test_vector_saves_of_a_large_map_stay_small(
     for name in ("map.svg", "map.pdf"):
         pane.save_plot(tmp_path / name)
         assert (tmp_path / name).stat().st_size < 2_000_000, name
+
+
+def test_a_pooled_map_is_pooled_again_when_the_plot_grows(
+    qtbot: QtBot, context: ViewerContext, big_tree: Node
+) -> None:
+    pane = shown_pane(qtbot, context, (400, 300))
+    show(qtbot, pane, tensor(big_tree, BIG))
+    assert pane.image is not None
+    before = pane.image.image.shape
+    with qtbot.waitSignal(pane.image_drawn, timeout=20_000):
+        pane.resize(1000, 800)
+    assert pane.image is not None
+    after = pane.image.image.shape
+    assert after[0] > before[0] and after[1] > before[1]

@@ -15,7 +15,7 @@ from matplotlib.axes import Axes
 from matplotlib.colorbar import Colorbar
 from matplotlib.image import AxesImage
 from matplotlib.ticker import AutoLocator
-from PySide6.QtCore import Signal
+from PySide6.QtCore import QTimer, Signal
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -47,6 +47,8 @@ MODE_LABELS = ((RESHAPE, "Reshape to 2-D"), (SLICE, "Slice"))
 REDUCTION_LABELS = ((MAX_ABS, "max |x|"), (MEAN, "mean"))
 SYNC_ELEMENTS = 1 << 20  # a new slice of a map this small is pooled on the UI thread
 MIN_SIDE = 64
+RESIZE_PAUSE_MS = 150
+REPOOL_GROWTH = 1.25  # pool again when the plot grew by this much beyond the image
 COLORBAR_SHARE = 0.2  # of the axes' width: the colour bar, its pad and tick labels
 
 
@@ -149,6 +151,12 @@ class HeatmapPane(Pane):
 
         self.mode_combo.currentIndexChanged.connect(self._mode_changed)
         self.reduction_combo.currentIndexChanged.connect(self._reduction_changed)
+        # a pooled image made for a smaller plot is pooled again once resizing pauses
+        self._resize_timer = QTimer(self)
+        self._resize_timer.setSingleShot(True)
+        self._resize_timer.setInterval(RESIZE_PAUSE_MS)
+        self._resize_timer.timeout.connect(self._redraw)
+        self.canvas.canvas.mpl_connect("resize_event", lambda _event: self._resized())
         self._set_controls(())
         self.canvas.show_message("Select a tensor")
 
@@ -270,6 +278,18 @@ class HeatmapPane(Pane):
         for spin in self.index_spins:
             spin.setEnabled(self.mode == SLICE)
         self._redraw()
+
+    def _resized(self) -> None:
+        image = self.image
+        if image is None or not image.reduced or self.slot.running:
+            return
+        rows, cols = self._request().budget
+        shown_rows, shown_cols = image.image.shape
+        map_rows, map_cols = image.shape
+        if (rows > REPOOL_GROWTH * shown_rows and map_rows > shown_rows) or (
+            cols > REPOOL_GROWTH * shown_cols and map_cols > shown_cols
+        ):
+            self._resize_timer.start()
 
     def _reduction_changed(self, _index: int) -> None:
         if self.image is not None and self.image.reduced:
