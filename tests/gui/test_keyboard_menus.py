@@ -104,13 +104,14 @@ def test_the_export_menu_writes_the_histogram_bins(
         pytest.skip("the histogram pane has no export_histogram_csv")
     with qtbot.waitSignal(window.file_opened, timeout=WAIT):
         window.open_file(str(SAMPLES / "mlp_adam.csv"))
-    histogram = window.panes["histogram"]
+    histogram: Any = window.panes["histogram"]
     target = tmp_path / "bins.csv"
     monkeypatch.setattr(
         menus.QFileDialog, "getSaveFileName", lambda *_a, **_k: (str(target), "CSV (*.csv)")
     )
-    window.set_tab("histogram")
-    qtbot.waitUntil(lambda: getattr(histogram, "histogram", None) is not None, timeout=WAIT)
+    with qtbot.waitSignal(histogram.histogram_drawn, timeout=WAIT):
+        window.set_tab("histogram")
+    assert histogram.histogram is not None
     window.menus.actions["export_histogram"].trigger()
     assert target.is_file() and target.read_text().count("\n") > 2
 
