@@ -387,7 +387,7 @@ def test_compare_of_a_scalar_tensor_is_plotted(qtbot: QtBot, context: ViewerCont
         assert pane.histogram is not None, pane.canvas.message
         assert pane.histogram.series[0].constant == step
         assert "values differ" in pane.summary.text()
-        assert f"constant: all 1 finite values are {step!r}" in pane.summary.text()
+        assert f"constant: the only finite value is {step!r}" in pane.summary.text()
         context.set_comparison(None)
         context.shutdown()
 

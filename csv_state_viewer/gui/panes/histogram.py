@@ -57,7 +57,10 @@ def series_notes(series: Series) -> list[str]:
         notes.append("no finite values to plot")
     elif series.constant is not None:
         notes.append(
-            f"constant: all {series.finite} finite values are {format_value(series.constant)}"
+            f"constant: the only finite value is {format_value(series.constant)}"
+            if series.finite == 1
+            else f"constant: all {series.finite:,} finite values are "
+            f"{format_value(series.constant)}"
         )
     return notes
 
