@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self.setCentralWidget(self.stack)
 
         self.status = StatusProgress(self.statusBar(), self)
+        self.status.follow(self.model)
         self.status_label = self.status.label
         self.progress = self.status.bar
         self.cancel_button = self.status.cancel_button
@@ -246,7 +247,7 @@ class MainWindow(QMainWindow):
 
     def _opened(self, path: str, opened: Opened) -> str:
         self._forget_opening(path)
-        state, root = opened.state, opened.root
+        root = opened.root
         self.model.add_root(root)
         self.stack.setCurrentWidget(self.splitter)
         if os.path.exists(path):  # not for files opened together
@@ -258,10 +259,7 @@ class MainWindow(QMainWindow):
         self.columns.fit()
         self.tree.setFocus()  # arrow keys browse the tensors at once
         self.file_opened.emit(root)
-        bad = len(state.errors)
-        note = f", {bad} bad row{'s' if bad != 1 else ''}" if bad else ""
-        notes = "".join(f"; {text}" for text in state.notes)  # reshapes taken from a model
-        return f"Opened {root.label}: {len(state.entries)} tensors{note}{notes}"
+        return self.status.opened(root)  # one bad-row count, following the file
 
     def _open_failed(self, path: str, error: BaseException) -> str:
         self._forget_opening(path)

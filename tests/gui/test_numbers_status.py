@@ -13,6 +13,7 @@ from pytestqt.qtbot import QtBot
 from csv_state_viewer.core.analysis.tree import bad_row_count, build_tree
 from csv_state_viewer.core.api import open_state, save_state
 from csv_state_viewer.core.errors import RowError
+from csv_state_viewer.gui.mainwindow import MainWindow
 from csv_state_viewer.gui.statusprogress import StatusProgress, opened_text
 from csv_state_viewer.gui.treemodel import TensorTreeModel
 
@@ -83,3 +84,20 @@ def test_the_text_goes_when_its_file_or_the_last_file_closes(
         status.set_text("Wrote 2 tensors to x.npz")  # not about a file: kept until the last
         model.remove_root(first)
         assert status.label.text() == ""
+
+
+def test_the_window_says_one_bad_row_count_and_forgets_a_closed_file(
+    qtbot: QtBot, window: MainWindow
+) -> None:
+    """The window's own status text (not only the status object): damaged.csv has 5 bad
+    rows, as validate and the Summary say, and the text goes with the last file."""
+    from .conftest import SAMPLES
+
+    with qtbot.waitSignal(window.file_opened, timeout=20_000) as opened:
+        window.open_file(str(SAMPLES / "damaged.csv"))
+    qtbot.waitUntil(lambda: not window.context.runner.busy, timeout=20_000)
+    # 4 rows are bad by their text; the 5th ('oops' in its data) once the file is read
+    window.select_node(opened.args[0])  # the file's Summary reads every tensor
+    qtbot.waitUntil(lambda: "5 bad rows" in window.status_label.text(), timeout=20_000)
+    window.close_file(opened.args[0])
+    assert "damaged.csv" not in window.status_label.text()
