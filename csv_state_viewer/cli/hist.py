@@ -16,11 +16,11 @@ from csv_state_viewer.cli.output import print_error, print_text, shape_text
 from csv_state_viewer.core.analysis.histdata import (
     excluded_text,
     format_edge,
-    plural,
     text_histogram,
     write_histogram_csv,
 )
 from csv_state_viewer.core.analysis.stats import Histogram, histogram
+from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.atomic import atomic_path
 from csv_state_viewer.core.errors import CsvStateError, RowError
 

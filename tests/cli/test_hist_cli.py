@@ -17,10 +17,10 @@ from csv_state_viewer import save_state
 from csv_state_viewer.core.analysis.histdata import (
     format_percent,
     histogram_csv,
-    plural,
     text_histogram,
 )
 from csv_state_viewer.core.analysis.stats import histogram
+from csv_state_viewer.core.analysis.summary import plural
 
 BIN_LINE = re.compile(r"\[\s*(\S+),\s*(\S+)([)\]])\s+([\d,]+)\s+\S")
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the csv_state fixture

@@ -18,11 +18,6 @@ CSV_HEADER = ("tensor", "bin", "left", "right", "count")
 BAR_WIDTH = 40
 
 
-def plural(count: int, word: str, words: str | None = None) -> str:
-    """``1 bin``, ``2 bins``, ``1,024 bins``."""
-    return f"{count:,} {word if count == 1 else (words or word + 's')}"
-
-
 def format_percent(percent: float) -> str:
     """A percentage a reader takes in at once: ``0 %``, ``< 0.001 %``, ``0.0125 %``,
     ``12.5 %``, ``> 99.999 %``, ``100 %`` (never ``1.19209e-05 %``)."""

@@ -19,8 +19,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from csv_state_viewer.core.analysis.histdata import plural, write_histogram_csv
+from csv_state_viewer.core.analysis.histdata import write_histogram_csv
 from csv_state_viewer.core.analysis.stats import Histogram, Series, histogram
+from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.analysis.tree import TENSOR, Node
 from csv_state_viewer.core.errors import CsvStateError, RowError
 from csv_state_viewer.core.formatting import display_name
