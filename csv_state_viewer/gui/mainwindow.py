@@ -47,6 +47,7 @@ from csv_state_viewer.gui.panes.histogram import HistogramPane
 from csv_state_viewer.gui.panes.summary import SummaryPane
 from csv_state_viewer.gui.panes.values import ValuesPane
 from csv_state_viewer.gui.resources import sample_files
+from csv_state_viewer.gui.responsive import tune_for_responsiveness
 from csv_state_viewer.gui.settings import Settings
 from csv_state_viewer.gui.statusprogress import StatusProgress
 from csv_state_viewer.gui.tasks import TaskSlot
@@ -153,6 +154,7 @@ class MainWindow(QMainWindow):
         self.refresh_recent()
         self._restore_layout()
         self._pending_select: str | None = None
+        tune_for_responsiveness()  # no full collections of the startup objects; GIL handover
 
     # ------------------------------------------------------------------ building
     def _make_tree(self) -> QTreeView:
