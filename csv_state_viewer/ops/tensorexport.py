@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterator
 from dataclasses import dataclass
 
 import numpy as np
 
 from csv_state_viewer.core.atomic import atomic_write
-from csv_state_viewer.core.csv import textcodec
 from csv_state_viewer.core.errors import StateWriteError
-from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
+from csv_state_viewer.core.layouts.matrixwrite import holds_real_numbers, table_text
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 
 KINDS = {"npy": ".npy", "csv": ".csv", "txt": ".txt"}
 LABELS = {"npy": "NumPy array", "csv": "CSV matrix", "txt": "Text"}
-ROWS_PER_BLOCK = 4096
 
 
 @dataclass(frozen=True)
@@ -63,23 +61,6 @@ def matrix_of(array: np.ndarray) -> tuple[np.ndarray, str]:
     return array.reshape(first, rest), f"reshaped {tuple(array.shape)} to {(first, rest)}"
 
 
-def _lines(table: np.ndarray, separator: bytes, progress: Progress) -> Iterator[bytes]:
-    rows, columns = table.shape
-    for start in range(0, rows, ROWS_PER_BLOCK):
-        check_cancelled(progress)
-        block = table[start : start + ROWS_PER_BLOCK]
-        if block.size == 0:
-            return
-        text = bytearray(textcodec.format_chunk(np.ascontiguousarray(block).reshape(-1)))
-        raw = np.frombuffer(text, dtype=np.uint8)
-        commas = np.flatnonzero(raw == 0x2C)
-        raw[commas[columns - 1 :: columns]] = 0x0A  # each row's last comma ends its line
-        if separator != b",":
-            text = text.replace(b",", separator)
-        yield bytes(text) + b"\n"
-        progress.report(min(start + ROWS_PER_BLOCK, rows), rows)
-
-
 def export_tensor(
     array: np.ndarray,
     name: str,
@@ -99,7 +80,7 @@ def export_tensor(
         with atomic_write(path, overwrite=overwrite) as handle:
             np.save(handle, array, allow_pickle=False)
         return ExportedTensor(name, path)
-    if array.dtype.kind not in "biuf" and not (array.dtype.kind == "V" and array.itemsize <= 2):
+    if not holds_real_numbers(array.dtype):
         raise StateWriteError(f"{name!r}: a {LABELS[kind]} holds real numbers, not {array.dtype}")
     table, note = matrix_of(array)
     with atomic_write(path, overwrite=overwrite) as handle:
@@ -108,6 +89,7 @@ def export_tensor(
             handle.write(f"# dtype: {array.dtype}\n".encode())
             if note:
                 handle.write(f"# {note}\n".encode())
-        for chunk in _lines(table, b"," if kind == "csv" else b" ", progress):
+        separator = b"," if kind == "csv" else b" "
+        for chunk in table_text(table, separator=separator, progress=progress):
             handle.write(chunk)
     return ExportedTensor(name, path, note)

@@ -35,9 +35,14 @@ def matrix_rows(array: np.ndarray) -> np.ndarray:
     return array.reshape(math.prod(array.shape[:-1]) if array.ndim else 1, columns)
 
 
+def holds_real_numbers(dtype: np.dtype) -> bool:
+    """Whether a matrix of text numbers can hold ``dtype``: bool, integers, floats (the
+    2-byte ml_dtypes floats too), not complex, strings or objects."""
+    return dtype.kind in "biuf" or (dtype.kind == "V" and dtype.itemsize <= 2)
+
+
 def _checked(array: np.ndarray, name: str, scale: float | None) -> np.ndarray:
-    kind = array.dtype.kind
-    if kind not in "biuf" and not (kind == "V" and array.dtype.itemsize <= 2):
+    if not holds_real_numbers(array.dtype):
         raise StateWriteError(f"{name!r}: a matrix file holds real numbers, not {array.dtype}")
     if scale is None:
         return array
@@ -53,19 +58,29 @@ def matrix_text(array: np.ndarray, *, scale: float | None = None) -> Iterator[by
         yield f"# shape: {list(array.shape)}\n".encode()
     if scale is not None:
         yield f"# scale: {scale!r}\n".encode()
-    table = matrix_rows(array)
-    columns = table.shape[1] if table.ndim == 2 else 1
+    yield from table_text(matrix_rows(array))
+
+
+def table_text(
+    table: np.ndarray, *, separator: bytes = b",", progress: Progress = NO_PROGRESS
+) -> Iterator[bytes]:
+    """The lines of a 2-D table in pieces of whole rows, values separated by
+    ``separator``, each the shortest decimal that reads back to the same bits."""
+    rows, columns = table.shape
     if table.size == 0:
         return
-    flat = table.reshape(-1)
-    step = max(columns, BLOCK_VALUES // columns * columns)  # whole rows per block
-    for start in range(0, flat.size, step):
-        text = bytearray(textcodec.format_chunk(flat[start : start + step]))
-        commas = np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == 0x2C)
-        ends = commas[columns - 1 :: columns]
-        np.frombuffer(text, dtype=np.uint8)[ends] = 0x0A  # every row's last comma
-        text += b"\n"
-        yield bytes(text)
+    step = max(1, BLOCK_VALUES // columns)  # rows per piece
+    for start in range(0, rows, step):
+        check_cancelled(progress)
+        block = np.ascontiguousarray(table[start : start + step]).reshape(-1)
+        text = bytearray(textcodec.format_chunk(block))
+        raw = np.frombuffer(text, dtype=np.uint8)
+        raw[np.flatnonzero(raw == 0x2C)[columns - 1 :: columns]] = 0x0A  # rows' last commas
+        del raw
+        if separator != b",":
+            text = text.replace(b",", separator)
+        yield bytes(text) + b"\n"
+        progress.report(min(start + step, rows), rows)
 
 
 def _file_for(folder: str, name: str) -> str:
