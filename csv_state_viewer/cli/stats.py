@@ -64,24 +64,17 @@ def _number(value: float | None) -> str:
 
 def _row(measured: Measured[TensorEntry]) -> list[str]:
     record, stats = tensor_record(measured), measured.stats
-    if measured.value is not None:  # a counter: its value, not statistics
-        value = measured.value
-        return [
-            record["name"],
-            shape_cell(record["shape"]),
-            record["dtype"] or "",
-            record["role"],
-            f"{record['parameters']:,}",
-            value,
-            value,
-            *[""] * 6,
-        ]
-    return [
+    head = [
         record["name"],
         shape_cell(record["shape"]),
         record["dtype"] or "",
         record["role"],
         f"{record['parameters']:,}",
+    ]
+    if measured.value is not None:  # a counter: its value, not statistics
+        return [*head, measured.value, measured.value, *[""] * 6]
+    return [
+        *head,
         _number(stats.min),
         _number(stats.max),
         _number(stats.mean),

@@ -115,23 +115,14 @@ def build(window: MainWindow) -> Menus:
         named=named,
         name="export_tensors",
     )
-    if hasattr(window.panes["histogram"], "export_histogram_csv"):
+    for pane, label in (("histogram", "&Histogram bins as CSV…"), ("summary", "S&ummary…")):
         _action(
             window,
             export_menu,
-            "&Histogram bins as CSV…",
-            partial(_export_pane_dialog, window, "histogram"),
+            label,
+            partial(_export_pane_dialog, window, pane),
             named=named,
-            name="export_histogram",
-        )
-    if hasattr(window.panes["summary"], "export_summary"):
-        _action(
-            window,
-            export_menu,
-            "S&ummary…",
-            partial(_export_pane_dialog, window, "summary"),
-            named=named,
-            name="export_summary",
+            name=f"export_{pane}",
         )
     needs_file.append(
         _action(window, file_menu, "&Write into Keras model…", partial(write_model_dialog, window))

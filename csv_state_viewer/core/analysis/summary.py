@@ -205,21 +205,16 @@ def _number(value: float | None) -> float | None:
 def tensor_record(measured: Measured[Any]) -> dict[str, Any]:
     """One tensor's row of a statistics table (:data:`COLUMNS`), as JSON-ready values:
     numbers stay numbers (None where there is none), ``zeros`` is a fraction of 1."""
-    entry, stats = measured.entry, measured.stats
+    entry = measured.entry
+    values = stats_record(measured.stats)
+    del values["elements"]
     return {
         "name": entry.name,
         "shape": list(entry.shape) if entry.shape is not None else None,
         "dtype": str(entry.dtype) if entry.dtype is not None else None,
         "role": role_name(measured.kind),
         "parameters": entry.size,
-        "min": _number(stats.min),
-        "max": _number(stats.max),
-        "mean": _number(stats.mean),
-        "std": _number(stats.std),
-        "l2": stats.l2,
-        "zeros": stats.zeros / stats.count if stats.count else 0.0,
-        "nan": stats.nan,
-        "inf": stats.inf,
+        **values,
     }
 
 
