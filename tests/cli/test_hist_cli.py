@@ -15,12 +15,11 @@ import pytest
 
 from csv_state_viewer import save_state
 from csv_state_viewer.core.analysis.histdata import (
-    format_percent,
     histogram_csv,
     text_histogram,
 )
 from csv_state_viewer.core.analysis.stats import histogram
-from csv_state_viewer.core.analysis.summary import plural
+from csv_state_viewer.core.analysis.summary import format_percent, plural
 
 BIN_LINE = re.compile(r"\[\s*(\S+),\s*(\S+)([)\]])\s+([\d,]+)\s+\S")
 CliRunner = Callable[..., subprocess.CompletedProcess[str]]  # the csv_state fixture

@@ -91,5 +91,5 @@ def test_wording() -> None:
     assert plural(12_345, "value") == "12,345 values"
     assert percent_text(1, 8) == "12.5 %"
     assert percent_text(0, 8) == "0 %" and percent_text(8, 8) == "100 %"
-    assert percent_text(1, 10**7) == "<0.001 %"  # not zero, never said to be
-    assert percent_text(10**7 - 1, 10**7) == ">99.999 %"
+    assert percent_text(1, 10**7) == "< 0.001 %"  # not zero, never said to be
+    assert percent_text(10**7 - 1, 10**7) == "> 99.999 %"

@@ -12,28 +12,11 @@ import math
 import os
 
 from csv_state_viewer.core.analysis.stats import Histogram, Series
+from csv_state_viewer.core.analysis.summary import format_percent
 from csv_state_viewer.core.atomic import atomic_write
 
 CSV_HEADER = ("tensor", "bin", "left", "right", "count")
 BAR_WIDTH = 40
-
-
-def format_percent(percent: float) -> str:
-    """A percentage a reader takes in at once: ``0 %``, ``< 0.001 %``, ``0.0125 %``,
-    ``12.5 %``, ``> 99.999 %``, ``100 %`` (never ``1.19209e-05 %``)."""
-    if math.isnan(percent):
-        return "n/a"
-    if percent == 0:
-        return "0 %"
-    if percent == 100:
-        return "100 %"
-    if 0 < percent < 0.001:
-        return "< 0.001 %"
-    if 99.999 < percent < 100:
-        return "> 99.999 %"
-    if percent < 1:
-        return f"{percent:.3g} %"
-    return f"{percent:.4g} %" if percent < 100 else f"{percent:.5g} %"
 
 
 def format_edge(value: float) -> str:

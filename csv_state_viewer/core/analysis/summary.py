@@ -61,15 +61,32 @@ def plural(count: int, noun: str, nouns: str | None = None) -> str:
     return f"{count:,} {noun if count == 1 else nouns or noun + 's'}"
 
 
+def format_percent(percent: float) -> str:
+    """A percentage a reader takes in at once: ``0 %``, ``< 0.001 %``, ``0.0125 %``,
+    ``12.5 %``, ``> 99.999 %``, ``100 %`` (never ``1.19209e-05 %``)."""
+    if math.isnan(percent):
+        return "n/a"
+    if percent == 0:
+        return "0 %"
+    if percent == 100:
+        return "100 %"
+    if 0 < percent < 0.001:
+        return "< 0.001 %"
+    if 99.999 < percent < 100:
+        return "> 99.999 %"
+    if percent < 1:
+        return f"{percent:.3g} %"
+    return f"{percent:.4g} %" if percent < 100 else f"{percent:.5g} %"
+
+
 def percent_text(part: int, whole: int) -> str:
-    """``12.5 %`` (up to 3 decimals, ``0 %`` and ``100 %`` only when exact)."""
+    """``part`` of ``whole`` as :func:`format_percent` words it; ``0 %`` and ``100 %``
+    only when exact."""
     if not whole:
         return "0 %"
-    value = 100.0 * part / whole
-    text = f"{value:.3f}".rstrip("0").rstrip(".")
-    if text in ("0", "100") and part not in (0, whole):  # not 0 nor all: never say so
-        text = "<0.001" if text == "0" else ">99.999"
-    return f"{text} %"
+    if part not in (0, whole):  # never say none or all when it is neither
+        return format_percent(min(max(100.0 * part / whole, 1e-9), 100 - 1e-9))
+    return format_percent(100.0 * part / whole)
 
 
 def value_text(stats: TensorStats, integer: bool) -> str:
