@@ -20,18 +20,21 @@ from typing import Any
 
 from csv_state_viewer.bridge import tfimport, userimports
 from csv_state_viewer.core.limits import MAX_CONFIG_BYTES
-from csv_state_viewer.core.zipmember import MemberReader
 
 # the policies under which Keras's compile() wraps the optimizer for loss scaling
 _LOSS_SCALED = frozenset({"mixed_float16"})
 
 
-def load_keras_model(path: str, *, safe_mode: bool = True) -> Any:
+def load_keras_model(
+    path: str, *, safe_mode: bool = True, config: dict[str, Any] | None = None
+) -> Any:
     """``keras.saving.load_model(path, compile=True)`` after the user's imports, under the
-    model's own dtype policy. Keras's exceptions pass through."""
+    model's own dtype policy (from ``config``, the file's parsed ``config.json`` when the
+    caller has read it already). Keras's exceptions pass through."""
     userimports.import_requested()
     keras = tfimport.keras()
-    with _global_policy(saved_policy(path)):
+    policy = policy_of(config) if config is not None else saved_policy(path)
+    with _global_policy(policy):
         return keras.saving.load_model(path, compile=True, safe_mode=safe_mode)
 
 
@@ -40,7 +43,11 @@ def saved_policy(path: str) -> str | None:
     model's own, or, for a functional model (whose config does not record one: Keras gives
     it the global policy at construction), a loss-scaled policy when one of its layers has
     it. None when the file does not say."""
-    config = _saved_config(path)
+    return policy_of(_saved_config(path))
+
+
+def policy_of(config: object) -> str | None:
+    """:func:`saved_policy` of a parsed model config."""
     if not isinstance(config, dict):
         return None
     own = _policy_name(config)
@@ -78,13 +85,10 @@ def _layer_policies(item: object, depth: int) -> list[str]:
 def _saved_config(path: str) -> object:
     with contextlib.suppress(OSError, ValueError, KeyError, zipfile.BadZipFile, RecursionError):
         if zipfile.is_zipfile(path):
-            with zipfile.ZipFile(path) as archive, open(path, "rb") as handle:
-                info = archive.getinfo("config.json")
-                if info.file_size > MAX_CONFIG_BYTES:
-                    return None
-                reader = MemberReader(handle.fileno(), info)  # bounded, checked first
-                return json.loads(reader.read(info.file_size))
-            return None
+            from csv_state_viewer.bridge.kerasfiles.archive import CONFIG_MEMBER, _read_config
+
+            with zipfile.ZipFile(path) as archive:  # the archive reader's bounded read
+                return _read_config(path, archive.getinfo(CONFIG_MEMBER))[0]
         import h5py
 
         with h5py.File(path, "r") as file:

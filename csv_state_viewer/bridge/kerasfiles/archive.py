@@ -113,7 +113,7 @@ def _open_archive(path: str, progress: Progress) -> LazyState:
         try:
             if not_rebuilt:
                 raise _NotRebuilt(f"the model was not rebuilt: {not_rebuilt}")
-            model = _rebuild_model(path)
+            model = _rebuild_model(path, config)
         except _NotRebuilt as err:
             tensors = _structural_tensors(source.file, progress, err.reason, optimizer_class)
             return LazyState(path, FORMAT_KERAS, tensors, on_close=source.close)

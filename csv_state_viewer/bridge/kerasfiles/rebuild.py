@@ -82,7 +82,7 @@ def _call_keras(call: Callable[[], Any], failure: str) -> Any:
     return result
 
 
-def _rebuild_model(path: str) -> Any:
+def _rebuild_model(path: str, config: dict[str, Any] | None = None) -> Any:
     try:
         tfimport.keras()
     except ImportError as err:
@@ -92,7 +92,8 @@ def _rebuild_model(path: str) -> Any:
     # GPU on file descriptor 2: keep it out of the CLI's stderr, as for the import
     with _named(path, ".keras") as alias, tfimport.quiet_native_stderr():
         return _call_keras(
-            lambda: load_keras_model(alias, safe_mode=True), "the model could not be rebuilt"
+            lambda: load_keras_model(alias, safe_mode=True, config=config),
+            "the model could not be rebuilt",
         )
 
 
