@@ -135,7 +135,7 @@ class CsvState(State):
 
     def _decode_wrapped_base64(self, start: int, end: int) -> Iterator[bytes]:
         """Base64 broken into lines: line breaks dropped, 4-character groups carried over
-        chunk boundaries (one thread: rare, and binascii is fast)."""
+        chunk boundaries (one thread: rare, and the codec is fast)."""
         carry, decoded_chars = b"", 0
         for offset in range(start, end, base64codec.CHUNK_CHARS):
             raw = self._pread(offset, min(base64codec.CHUNK_CHARS, end - offset))
