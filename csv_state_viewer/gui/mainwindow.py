@@ -430,6 +430,10 @@ class MainWindow(QMainWindow):
         """Cancel and wait for every worker, then close the open files."""
         menus.close_dialogs(self)
         self.context.shutdown()
+        for pane in self.panes.values():
+            canvas = getattr(pane, "canvas", None)
+            if canvas is not None:
+                canvas.canvas.wait_for_render()
         for root in list(self.roots):
             if root.state is not None:
                 root.state.close()

@@ -11,7 +11,7 @@ import os
 from typing import Any
 
 from matplotlib.axis import Axis, XAxis
-from matplotlib.backends.backend_qtagg import FigureCanvasQTAgg, NavigationToolbar2QT
+from matplotlib.backends.backend_qtagg import NavigationToolbar2QT
 from matplotlib.figure import Figure
 from matplotlib.text import Text
 from matplotlib.ticker import MaxNLocator
@@ -21,6 +21,7 @@ from PySide6.QtWidgets import QVBoxLayout, QWidget
 
 from csv_state_viewer.core.atomic import atomic_path
 from csv_state_viewer.core.formatting import display_name, safe_lines
+from csv_state_viewer.gui.rendering import BackgroundCanvas
 
 SAVE_FORMATS = {".png": "png", ".svg": "svg", ".pdf": "pdf"}
 SAVE_FILTER = "PNG image (*.png);;SVG image (*.svg);;PDF document (*.pdf)"
@@ -93,7 +94,7 @@ class PlotToolbar(NavigationToolbar2QT):
 
 
 class PlotCanvas(QWidget):
-    """A Figure, its ``FigureCanvasQTAgg`` and a navigation toolbar.
+    """A Figure, its canvas (drawn off the UI thread, :mod:`.rendering`) and a toolbar.
 
     The figure uses margins measured in font sizes (:data:`MARGINS_EM`), recomputed when the
     canvas is resized or a title gets more lines, rather than a layout engine: constrained
@@ -105,7 +106,7 @@ class PlotCanvas(QWidget):
         super().__init__(parent)
         self.figure = Figure()
         self.margins_em = dict(MARGINS_EM)
-        self.canvas = FigureCanvasQTAgg(self.figure)
+        self.canvas = BackgroundCanvas(self.figure)
         self.toolbar = PlotToolbar(self.canvas, self)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(0, 0, 0, 0)
@@ -209,5 +210,6 @@ class PlotCanvas(QWidget):
         if fmt is None:
             shown = f"'{extension}'" if extension else "a name without extension"
             raise ValueError(f"{path}: cannot save a plot as {shown}; use .png, .svg or .pdf")
+        self.canvas.wait_for_render()  # a frame mid-render would see the save's dpi
         with atomic_path(path, suffix=extension) as tmp:
             self.figure.savefig(tmp, format=fmt)
