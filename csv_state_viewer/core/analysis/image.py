@@ -48,14 +48,16 @@ class HeatmapImage:
         with multiplication signs."""
         rows, cols = self.shape
         text = f"{rows}{TIMES}{cols}"
-        if self.reduced:
-            shown_rows, shown_cols = self.image.shape
-            block_rows, block_cols = self.block
-            text += (
-                f" shown as {shown_rows}{TIMES}{shown_cols}, {REDUCTION_TEXT[self.reduction]} "
-                f"per {block_rows}{TIMES}{block_cols} block"
-            )
-        return text
+        return f"{text} shown as {self.pooling()}" if self.reduced else text
+
+    def pooling(self) -> str:
+        """``1024x1024, max |x| per 4x4 block``: the image and how it was reduced."""
+        shown_rows, shown_cols = self.image.shape
+        block_rows, block_cols = self.block
+        return (
+            f"{shown_rows}{TIMES}{shown_cols}, {REDUCTION_TEXT[self.reduction]} "
+            f"per {block_rows}{TIMES}{block_cols} block"
+        )
 
 
 def block_size(shape: tuple[int, int], max_rows: int, max_cols: int) -> tuple[int, int]:

@@ -29,6 +29,7 @@ from csv_state_viewer.core.analysis.image import (
     MAX_ABS,
     MAX_SIDE,
     MEAN,
+    TIMES,
     HeatmapImage,
     heatmap_image,
 )
@@ -310,9 +311,9 @@ class HeatmapPane(Pane):
         what = _shape_text(array.shape)
         if array.ndim >= 3 and index:
             what += f" [{', '.join(map(str, index))}, :, :]"
-        if array.ndim != 2 or result.reduced:
-            what += f" shown as {result.description()}"
-        notes = []
+        if array.ndim != 2:
+            what += f" shown as {result.shape[0]}{TIMES}{result.shape[1]}"
+        notes = [f"shown as {result.pooling()}"] if result.reduced else []
         if array.dtype.kind == "c":
             notes.append("complex values shown as magnitudes")
         if result.constant is not None:
