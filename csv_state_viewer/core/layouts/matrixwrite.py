@@ -16,12 +16,13 @@ from typing import Any
 
 import numpy as np
 
-from csv_state_viewer.core.atomic import atomic_write, sweep_stale
+from csv_state_viewer.core.atomic import atomic_write
 from csv_state_viewer.core.csv import textcodec
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.layouts.matrixtext import parse_scale
+from csv_state_viewer.core.layouts.perfile import write_each
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
-from csv_state_viewer.core.tensors import Tensors, iter_loaded, tensor_items
+from csv_state_viewer.core.tensors import TensorItem, Tensors, tensor_items
 
 EXTENSION = ".csv"
 BLOCK_VALUES = 1 << 20  # values formatted at a time
@@ -83,20 +84,6 @@ def table_text(
         progress.report(min(start + step, rows), rows)
 
 
-def _file_for(folder: str, name: str) -> str:
-    parts = name.split("/")
-    if not name or os.path.isabs(name) or any(p in ("", ".", "..") for p in parts) or "\\" in name:
-        raise StateWriteError(
-            f"{folder}: the tensor name {name!r} cannot be a file name inside the folder"
-        )
-    return os.path.join(folder, *parts[:-1], parts[-1] + EXTENSION)
-
-
-def is_folder_destination(path: str) -> bool:
-    """A destination that ends with ``/`` or is an existing folder: one file per tensor."""
-    return path.endswith(("/", os.sep)) or os.path.isdir(path)
-
-
 def save_matrix_state(
     path: str | os.PathLike[str],
     tensors: Tensors,
@@ -117,34 +104,21 @@ def save_matrix_state(
     a whole is not: a write that fails half-way leaves the files it finished). Each folder
     written into is swept of killed writes' temporary files once, not once per file.
     """
-    path = os.fspath(path)
     factor = None if scale is None else parse_scale(scale)
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
-    folder = is_folder_destination(path)
-    if folder:
-        root = path.rstrip("/" + os.sep) or path
-        targets = [_file_for(root, item.name) for item in items]
-    elif len(items) != 1:
-        raise StateWriteError(
-            f"{path}: a single matrix file holds one tensor, not {len(items)}; "
-            "end the destination with '/' to write a folder of files"
-        )
-    else:
-        targets = [path]
-    by_name = dict(zip((item.name for item in items), targets, strict=True))
-    written = 0
-    swept: set[str] = set()
-    for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
-        check_cancelled(progress)
-        target = by_name[item.name]
+
+    def write(target: str, item: TensorItem, array: np.ndarray) -> None:
         values = _checked(array, item.name, factor)
-        parent = os.path.dirname(os.path.abspath(target))
-        if parent not in swept:
-            swept.add(parent)
-            sweep_stale(parent)  # a missing folder: nothing to sweep (and no error)
         with atomic_write(target, overwrite=overwrite, sweep=False) as handle:
             for piece in matrix_text(values, scale=factor):
                 handle.write(piece)
-        written += 1
-        progress.report(index + 1, len(items))
-    return written
+
+    return write_each(
+        os.fspath(path),
+        items,
+        EXTENSION,
+        "a single matrix file",
+        write=write,
+        skip_bad=skip_bad,
+        progress=progress,
+    )
