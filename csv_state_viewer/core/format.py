@@ -64,6 +64,9 @@ class Format:
     writes_prefix: bool = False  # writes to a path prefix without extension (checkpoints)
     writes_folder: bool = False  # can write a folder of files (one per tensor)
     marker_suffix: str = ""  # a prefix write exists when PREFIX + this exists (".index")
+    # A file named <file><suffix> next to one of its files belongs to that file (the .npy
+    # sidecar, "k.npy.json"): a folder of its files does not list it as a tensor.
+    companion_suffix: str = ""
 
     def __post_init__(self) -> None:
         reads, writes = self.reads_with_tensorflow, self.writes_with_tensorflow

@@ -10,7 +10,12 @@ from collections.abc import Callable
 from typing import Any
 
 from csv_state_viewer.core.format import Format
-from csv_state_viewer.core.layouts.folderstate import FolderState, folder_files, natural_key
+from csv_state_viewer.core.layouts.folderstate import (
+    FolderState,
+    folder_files,
+    natural_key,
+    without_companions,
+)
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.state import State
 
@@ -56,10 +61,17 @@ def _extensions() -> list[str]:
     return [ext for fmt in formats() for ext in fmt.extensions]
 
 
+def _own_files(files: list[str]) -> list[str]:
+    """``files`` less the companions (sidecars) of other files among them."""
+    from csv_state_viewer.core.registry import formats
+
+    return without_companions(files, formats())
+
+
 def open_folder_state(path: str, progress: Progress = NO_PROGRESS, **options: Any) -> FolderState:
     """Every file below ``path`` as one state (see :mod:`..layouts.folderstate`)."""
     folder = path.rstrip("/\\") or path
-    files = folder_files(folder)
+    files = _own_files(folder_files(folder))
     return FolderState(
         folder, files, _opener(**options), _extensions(), progress=progress, base=folder
     )
@@ -73,7 +85,7 @@ def open_files_state(
     base = common if paths and all(os.path.dirname(os.path.abspath(p)) for p in paths) else None
     if base is not None and os.path.isfile(base):
         base = os.path.dirname(base)
-    files = sorted(paths, key=lambda p: natural_key(os.path.basename(p)))
+    files = sorted(_own_files(paths), key=lambda p: natural_key(os.path.basename(p)))
     return FolderState(
         base or ".", files, _opener(**options), _extensions(), progress=progress, base=base
     )

@@ -8,12 +8,10 @@ width. Archives from other tools simply have no sidecar.
 
 from __future__ import annotations
 
-import io
 import json
 import math
 import os
 import struct
-import warnings
 import zipfile
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -22,22 +20,16 @@ from typing import IO, Any
 import numpy as np
 
 from csv_state_viewer.core.atomic import atomic_write
-from csv_state_viewer.core.dtypes import (
-    NUMERIC_KINDS,
-    DtypeError,
-    dtype_name,
-    is_ml_dtype,
-    resolve_dtype,
-)
+from csv_state_viewer.core.dtypes import DtypeError, dtype_name, is_ml_dtype, resolve_dtype
 from csv_state_viewer.core.errors import NotAStateError, StateWriteError
 from csv_state_viewer.core.format import Format
-from csv_state_viewer.core.formatting import shape_text
-from csv_state_viewer.core.limits import (
-    MAX_DIMS,
-    MAX_NPY_HEADER_BYTES,
-    MAX_SIDECAR_BYTES,
-    MAX_ZIP_NAME_BYTES,
-    size_text,
+from csv_state_viewer.core.limits import MAX_SIDECAR_BYTES, MAX_ZIP_NAME_BYTES, size_text
+from csv_state_viewer.core.npyheader import (
+    NPY_SUFFIX,
+    NpyHeaderError,
+    check_header,
+    clipped,
+    read_npy_header,
 )
 from csv_state_viewer.core.openfiles import register, unregister
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
@@ -46,11 +38,7 @@ from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tens
 from csv_state_viewer.core.zipmember import MemberError, MemberReader
 
 ZIP_MAGIC = b"PK\x03\x04"
-NPY_MAGIC = b"\x93NUMPY"
-NPY_SUFFIX = ".npy"
 SIDECAR = "__csv_state__.json"
-_LENGTH_FIELD = {(1, 0): "<H", (2, 0): "<I", (3, 0): "<I"}  # .npy version: header length
-_SHOWN = 80  # characters of a header or name quoted in a message
 # What zipfile (listing the central directory) raises on a damaged archive.
 _ZIP_FAILURES = (
     OSError,
@@ -61,11 +49,6 @@ _ZIP_FAILURES = (
     OverflowError,
     NotImplementedError,
 )
-
-
-def _clipped(text: str) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= _SHOWN else text[: _SHOWN - 1] + "…"
 
 
 @dataclass(frozen=True)
@@ -101,47 +84,6 @@ def _read_sidecar(fd: int, infos: list[zipfile.ZipInfo]) -> tuple[dict[str, dict
     return {k: v for k, v in tensors.items() if isinstance(v, dict)}, ""
 
 
-def _read_header(reader: MemberReader) -> tuple[int, tuple[Any, ...], bool, np.dtype]:
-    """(bytes before the data, shape, fortran order, dtype) of an ``.npy`` member, reading
-    only its first bytes: the header's length is checked before the header is read."""
-    magic = reader.read_exact(len(NPY_MAGIC) + 2, "its .npy magic")
-    if not magic.startswith(NPY_MAGIC):
-        raise MemberError("not an .npy array (no NumPy magic at its start)")
-    version = (magic[-2], magic[-1])
-    code = _LENGTH_FIELD.get(version)
-    if code is None:
-        raise MemberError(f"an .npy file of version {version[0]}.{version[1]}, not read")
-    field = reader.read_exact(struct.calcsize(code), "its .npy header")
-    length = struct.unpack(code, field)[0]
-    if length > MAX_NPY_HEADER_BYTES:
-        raise MemberError(
-            f"its .npy header declares {size_text(length)}; a header is never larger than "
-            f"{size_text(MAX_NPY_HEADER_BYTES)}"
-        )
-    text = reader.read_exact(length, "its .npy header")
-    parse = np.lib.format.read_array_header_1_0
-    if version != (1, 0):
-        parse = np.lib.format.read_array_header_2_0
-    try:
-        with warnings.catch_warnings():  # headers written by Python 2 warn, and still read
-            warnings.simplefilter("ignore")
-            shape, fortran, dtype = parse(io.BytesIO(field + text), MAX_NPY_HEADER_BYTES)
-    except Exception as err:
-        # ast.literal_eval and np.dtype on hostile text raise ValueError, SyntaxError,
-        # tokenize.TokenError, RecursionError, MemoryError...: all say the header is bad
-        reason = _clipped(str(err).partition(":")[0] or type(err).__name__)
-        raise MemberError(f"its .npy header is not readable ({reason})") from None
-    return len(magic) + len(field) + length, shape, fortran, dtype
-
-
-def _check_shape(shape: tuple[Any, ...]) -> str | None:
-    if len(shape) > MAX_DIMS:
-        return f"its .npy header declares {len(shape)} dimensions; at most {MAX_DIMS} are read"
-    if not all(type(d) is int and d >= 0 for d in shape):
-        return _clipped(f"its .npy header declares shape {shape!r}, which is not a shape")
-    return None
-
-
 def _member_entry(
     fd: int, info: zipfile.ZipInfo, extra: dict[str, Any]
 ) -> tuple[TensorEntry, _Layout | None]:
@@ -153,23 +95,14 @@ def _member_entry(
     )
     try:
         reader = MemberReader(fd, info)
-        offset, shape, fortran, dtype = _read_header(reader)
-    except MemberError as err:
+        header = read_npy_header(reader.read_exact)
+    except (MemberError, NpyHeaderError) as err:
         entry.error = str(err)
         return entry, None
-    entry.error = _check_shape(shape)
+    entry.error = check_header(header, reader.left, "member")
     if entry.error is not None:
         return entry, None
-    if (dtype.kind not in NUMERIC_KINDS and not is_ml_dtype(dtype)) or dtype.fields:
-        entry.error = _clipped(f"dtype {dtype} is refused: only numeric and bool tensors are read")
-        return entry, None
-    needed = math.prod(shape) * dtype.itemsize
-    if needed > reader.left:
-        entry.error = (
-            f"its .npy header declares {_clipped(shape_text(shape))} {dtype} "
-            f"({size_text(needed)}) but the member holds {size_text(reader.left)}"
-        )
-        return entry, None
+    offset, shape, fortran, dtype = header.offset, header.shape, header.fortran, header.dtype
     stored = dtype
     declared = extra.get("dtype")
     if isinstance(declared, str) and declared != str(dtype):
@@ -219,7 +152,7 @@ class NpzState(State):
             with zipfile.ZipFile(self._file) as archive:  # the central directory only
                 infos = archive.infolist()
         except _ZIP_FAILURES as err:
-            reason = _clipped(str(err) or type(err).__name__)
+            reason = clipped(str(err) or type(err).__name__)
             raise NotAStateError(path, f"not a readable .npz archive ({reason})") from None
         fd = self._file.fileno()
         members = [i for i in infos if i.filename.endswith(NPY_SUFFIX)]
@@ -287,7 +220,7 @@ def _check_names(path: str, items: list[TensorItem]) -> None:
     for item in items:
         problem = _name_problem(item.name)
         if problem is not None:
-            shown = _clipped(repr(item.name))
+            shown = clipped(repr(item.name))
             raise StateWriteError(
                 f"{path}: tensor {shown} cannot be written to .npz: its name {problem}"
             )

@@ -46,6 +46,25 @@ def folder_files(folder: str) -> list[str]:
     )
 
 
+def without_companions(files: Sequence[str], formats: Sequence[Format]) -> list[str]:
+    """``files`` less the companions of other files in it: a file is left out when it is
+    a file of the list plus a format's ``companion_suffix`` and that file is of that format
+    (``k.npy.json`` beside ``k.npy``); a lone ``notes.json`` stays, to be reported."""
+    present = set(files)
+    kept = []
+    for file in files:
+        owned = any(
+            fmt.companion_suffix
+            and file.lower().endswith(fmt.companion_suffix.lower())
+            and (owner := file[: -len(fmt.companion_suffix)]) in present
+            and fmt.matches_extension(owner)
+            for fmt in formats
+        )
+        if not owned:
+            kept.append(file)
+    return kept
+
+
 def tensor_stem(relative: str, extensions: Sequence[str]) -> str:
     """The tensor name a file gives: its path without the extension of its format."""
     name = relative.replace(os.sep, "/")
