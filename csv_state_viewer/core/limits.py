@@ -38,6 +38,11 @@ MAX_NPY_HEADER_BYTES = 16 << 10
 header is under 200 bytes even with 64 dimensions). Version 2 headers may declare up to
 4 GiB: they are refused from their length field, unread."""
 
+MAX_SAFETENSORS_HEADER_BYTES = 100_000_000
+"""Largest safetensors JSON header read: the safetensors package's own limit
+(``MAX_HEADER_SIZE``, 100 MB), so a header it would refuse is refused here, from its
+length field, before anything is allocated or read."""
+
 MAX_DIMS = 64
 """Most dimensions a tensor may declare (NumPy's own maximum, ``numpy.MAXDIMS`` in 2.x)."""
 

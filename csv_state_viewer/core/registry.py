@@ -59,7 +59,7 @@ __all__ = [
 ]
 
 # Modules of csv_state_viewer.core.formats that define a FORMAT, in lookup order.
-BUILTIN = ("csv", "npz", "npy", "folder", "matrix", "long", "rows")
+BUILTIN = ("csv", "npz", "npy", "safetensors", "folder", "matrix", "long", "rows")
 
 _FORMATS: list[Format] = []
 _PROVIDERS: list[Callable[[], None]] = []
