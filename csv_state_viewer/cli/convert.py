@@ -7,6 +7,7 @@ import argparse
 from csv_state_viewer.bridge.mapping import MATCH_MODES
 from csv_state_viewer.cli.options import add_input_options, read_options
 from csv_state_viewer.cli.output import print_error, print_text
+from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
 from csv_state_viewer.core.registry import formats, write_choices
@@ -56,6 +57,15 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         "a folder (DST/) of np.savetxt files, 'long' a name,index,value table "
         f"({', '.join(names)})",
     )
+    parser.add_argument(
+        "--tensor",
+        metavar="NAME",
+        action="append",
+        default=[],
+        dest="tensors",
+        help="write only this tensor, or every tensor of this scope (repeatable): "
+        "export one tensor to a .npy with --tensor dense/kernel",
+    )
     add_input_options(parser, "--from", dest="source_layout")
     parser.add_argument("--force", action="store_true", help="replace DST if it exists")
     parser.add_argument(
@@ -76,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
         layout=args.source_layout,
         like=args.like,
         read_options=read_options(args),
+        tensors=tuple(args.tensors),
     )
     try:
         converted = convert(args.src, args.dst, options)
@@ -97,5 +108,6 @@ def run(args: argparse.Namespace) -> int:
         return 1
     for problem in converted.skipped:
         print_error(f"{problem} (skipped)")
-    print_text(f"wrote {args.dst} ({converted.written} tensors, {converted.format_name})")
+    count = plural(converted.written, "tensor")
+    print_text(f"wrote {args.dst} ({count}, {converted.format_name})")
     return 0

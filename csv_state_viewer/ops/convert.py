@@ -15,6 +15,7 @@ from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, Span
 from csv_state_viewer.core.registry import format_for_reading, format_for_writing, format_named
+from csv_state_viewer.core.selection import select
 from csv_state_viewer.core.state import State
 from csv_state_viewer.core.tensors import Tensors
 from csv_state_viewer.ops import isolation
@@ -38,6 +39,7 @@ class ConvertOptions:
     unsafe: bool = False
     overwrite: bool = False
     skip_bad: bool = False
+    tensors: tuple[str, ...] = ()  # write only these tensors or scopes (all when empty)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,13 @@ def convert_here(
     source: str, destination: str, options: ConvertOptions, progress: Progress = NO_PROGRESS
 ) -> Converted:
     """:func:`convert` in this process (the worker runs this for TensorFlow formats)."""
-    with _open_source(source, options, Span(progress, 0, 100)) as state:
+    opened = _open_source(source, options, Span(progress, 0, 100))
+    try:
+        chosen = select(opened, options.tensors)
+    except BaseException:
+        opened.close()
+        raise
+    with chosen as state:
         if state.errors and not options.skip_bad:
             raise hinted(BadRowsError(source, state.errors), Hint.SKIP_BAD)
         return save_here(state, destination, options, progress=Span(progress, 100, 1000))
@@ -116,6 +124,7 @@ def export(
     fmt = _destination_format(destination, options)
     sources = (state.path, *(p for p in (options.model,) if p))
     check_destination(destination, fmt, overwrite=options.overwrite, sources=sources)
+    state = select(state, options.tensors)  # not closed here: the caller's state
     if state.errors and not options.skip_bad:
         raise hinted(BadRowsError(state.path, state.errors), Hint.SKIP_BAD)
     if not isolation.isolating(writes=(fmt,)):

@@ -34,6 +34,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.atomic import check_folder
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
 from csv_state_viewer.core.format import WriteChoice
@@ -307,10 +308,10 @@ class ConvertDialog(QDialog):
         """A file is written (also when a cancel came too late to stop it)."""
         self._produced.append(result.destination)
         self.results[row] = result.destination
-        text = f"{result.destination} ({result.written} tensors"
+        text = f"{result.destination} ({plural(result.written, 'tensor')}"
         skipped = len(result.skipped)
         if skipped:
-            text += f", {skipped} bad row{'s' * (skipped != 1)} skipped"
+            text += f", {plural(skipped, 'bad row')} skipped"
         self._set_row(row, DONE, text + ")")
         self._advance()
 
