@@ -7,7 +7,8 @@ A plain script, not a pytest test::
 It generates a deterministic float32 state shaped like a mid-size CNN with Adam slots,
 writes and reads it with the recipe (``csv`` + ``json`` + ``map(str/float)`` or ``base64``)
 and with the library, and prints timings (median of ``--repeat`` runs), ratios, file sizes,
-peak RSS of a full load (measured in child processes) and each target with PASS/FAIL.
+peak RSS of a full load (measured in child processes), the conversion of the base64 file
+to safetensors and back beside a raw copy of the same bytes, and each target with PASS/FAIL.
 The exit code is 0 unless ``--check`` is given and a target fails.
 """
 
@@ -20,6 +21,7 @@ import json
 import math
 import os
 import platform
+import shutil
 import statistics
 import subprocess
 import sys
@@ -119,6 +121,49 @@ def ours_load_pure(path: Path) -> Tensors:
     finally:
         del os.environ["CSV_STATE_PURE_PYTHON"]
         nativeparse.library.cache_clear()
+
+
+def ours_convert(source: Path, destination: Path, encoding: str = "text") -> int:
+    """What ``csv-state convert`` does: open lazily, stream every tensor to the destination."""
+    with csv_state_viewer.open_state(source) as state:
+        return csv_state_viewer.save_state(destination, state, encoding)
+
+
+def conversion_figures(
+    tensors: Tensors, paths: dict[str, Path], folder: Path, repeat: int
+) -> dict[str, Any]:
+    """CSV base64 -> safetensors and back, each beside a raw copy of the same bytes."""
+    base64_csv = paths["ours_b64"]
+    safetensors = folder / "state.safetensors"
+    back = folder / "back.csv"
+    jobs: list[tuple[str, Callable[[], Any]]] = [
+        ("csv_base64_to_safetensors", lambda: ours_convert(base64_csv, safetensors)),
+        ("copy_csv_base64", lambda: shutil.copyfile(base64_csv, folder / "copy.csv")),
+        ("safetensors_to_csv_base64", lambda: ours_convert(safetensors, back, "base64")),
+        ("copy_safetensors", lambda: shutil.copyfile(safetensors, folder / "copy.st")),
+    ]
+    figures: dict[str, Any] = {}
+    for key, fn in jobs:
+        print(f"  timing {key} ...", file=sys.stderr, flush=True)
+        figures[key] = measure(fn, repeat)[0].median
+    figures["safetensors_bytes"] = safetensors.stat().st_size
+    with csv_state_viewer.open_state(safetensors) as state:
+        figures["bit_exact"] = same_bits(tensors, state.read_all()) and same_bits(
+            tensors, ours_load(back)
+        )
+    return figures
+
+
+def conversion_targets(conv: dict[str, Any]) -> list[Target]:
+    ok = bool(conv["bit_exact"])
+    return [
+        Target(
+            "CSV base64 -> safetensors -> CSV base64, bit-exact",
+            "identical" if ok else "DIFFERENT",
+            "identical",
+            ok,
+        )
+    ]
 
 
 def ours_open_index(path: Path) -> int:
@@ -387,6 +432,7 @@ class Report:
     rss: dict[str, dict[str, int]]
     targets: list[Target]
     matrix: dict[str, float]
+    conversions: dict[str, Any]
 
 
 def machine_info() -> dict[str, Any]:
@@ -504,6 +550,7 @@ def run(params: int, repeat: int) -> Report:
         print("  timing the matrix file (np.savetxt layout) ...", file=sys.stderr, flush=True)
         matrix_path = Path(tmp, "matrix.csv")
         matrix = matrix_figures(matrix_path, write_matrix_file(matrix_path), repeat)
+        conversions = conversion_figures(tensors, paths, Path(tmp), repeat)
     text_read = timings["read_text_ours_on_recipe_file"].median
     matrix["text_read_mb_s"] = files["recipe_text"] / MB / text_read
     ratios = {
@@ -526,8 +573,11 @@ def run(params: int, repeat: int) -> Report:
         medians={key: t.median for key, t in timings.items()},
         ratios=ratios,
         rss=rss,
-        targets=evaluate(ratios, open_share, rss["ours_text"], checks) + matrix_targets(matrix),
+        targets=evaluate(ratios, open_share, rss["ours_text"], checks)
+        + matrix_targets(matrix)
+        + conversion_targets(conversions),
         matrix=matrix,
+        conversions=conversions,
     )
 
 
@@ -601,6 +651,25 @@ def print_matrix(report: Report) -> None:
     )
 
 
+def print_conversions(report: Report) -> None:
+    c = report.conversions
+    size = c["safetensors_bytes"] / MB
+    print()
+    print(f"conversions of the base64 CSV ({report.files['ours_b64'] / MB:.1f} MB) and back:")
+    for label, key, copy in (
+        ("CSV base64 -> safetensors", "csv_base64_to_safetensors", "copy_csv_base64"),
+        (
+            f"safetensors ({size:.1f} MB) -> CSV base64",
+            "safetensors_to_csv_base64",
+            "copy_safetensors",
+        ),
+    ):
+        print(
+            f"  {label:<38}{c[key]:8.3f} s; copying the source file {c[copy]:.3f} s "
+            f"({c[key] / c[copy]:.1f}x the copy)"
+        )
+
+
 def print_targets(report: Report) -> None:
     print()
     print("round trips through load_state, bit-exact vs the original arrays:")
@@ -640,6 +709,7 @@ def main(argv: list[str] | None = None) -> int:
     print_table(report)
     print_rss(report)
     print_matrix(report)
+    print_conversions(report)
     print_targets(report)
     print(f"\ntotal benchmark time {time.perf_counter() - started:.1f} s")
     if args.json is not None:
