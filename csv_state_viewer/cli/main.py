@@ -18,7 +18,17 @@ import traceback
 from collections.abc import Sequence
 
 from csv_state_viewer import __version__
-from csv_state_viewer.cli import apply, convert, diff, formats, hist, info, stats, validate
+from csv_state_viewer.cli import (
+    apply,
+    convert,
+    diff,
+    formats,
+    health,
+    hist,
+    info,
+    stats,
+    validate,
+)
 from csv_state_viewer.cli.output import print_error
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError, debugging
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
@@ -34,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (info, validate, stats, hist, diff, convert, apply, formats):
+    for module in (info, validate, stats, hist, health, diff, convert, apply, formats):
         module.add_parser(commands)
     return parser
 
