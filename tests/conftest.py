@@ -18,6 +18,18 @@ CliRunner = Callable[..., subprocess.CompletedProcess[str]]
 EXE = shutil.which("csv-state", path=os.path.dirname(sys.executable)) or "csv-state"
 
 
+@pytest.fixture(autouse=True)
+def private_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Path:
+    """The statistics cache of runs (and anything under XDG_CACHE_HOME) goes to a folder of
+    the test session, never the user's cache; commands the tests start inherit it."""
+    folder = tmp_path_factory.getbasetemp() / "cache"
+    monkeypatch.setenv("XDG_CACHE_HOME", str(folder))
+    monkeypatch.setenv("CSV_STATE_CACHE", str(folder / "stats"))
+    return folder
+
+
 @pytest.fixture
 def csv_state() -> CliRunner:
     """Run the ``csv-state`` command as a user does; no output may carry a traceback."""

@@ -27,6 +27,7 @@ from csv_state_viewer.cli import (
     hist,
     info,
     stats,
+    timeline,
     validate,
 )
 from csv_state_viewer.cli.output import print_error
@@ -44,7 +45,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
-    for module in (info, validate, stats, hist, health, diff, convert, apply, formats):
+    for module in (info, validate, stats, hist, health, timeline, diff, convert, apply, formats):
         module.add_parser(commands)
     return parser
 
