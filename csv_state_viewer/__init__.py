@@ -24,6 +24,7 @@ from csv_state_viewer.core.registry import add_provider as _add_provider
 from csv_state_viewer.core.state import State, TensorEntry
 
 if TYPE_CHECKING:
+    from csv_state_viewer.bridge.callback import CsvStateCheckpoint
     from csv_state_viewer.bridge.training import (
         Restored,
         restore_training_state,
@@ -33,11 +34,14 @@ if TYPE_CHECKING:
 # Saving a live model's training state needs Keras: imported on first use, so reading a
 # CSV never loads the bridge's TensorFlow side.
 _TRAINING = frozenset({"Restored", "restore_training_state", "save_training_state"})
+_CALLBACK = frozenset({"CsvStateCheckpoint"})  # a keras.callbacks.Callback: imports Keras
 
 
 def __getattr__(name: str) -> Any:
     if name in _TRAINING:
         return getattr(importlib.import_module("csv_state_viewer.bridge.training"), name)
+    if name in _CALLBACK:
+        return getattr(importlib.import_module("csv_state_viewer.bridge.callback"), name)
     raise AttributeError(f"module 'csv_state_viewer' has no attribute {name!r}")
 
 
@@ -49,6 +53,7 @@ __version__ = "0.1.0"
 __all__ = [
     "BadRowsError",
     "Cancelled",
+    "CsvStateCheckpoint",
     "CsvStateError",
     "NotAStateError",
     "Progress",
