@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from types import TracebackType
 
 APP_ID = "io.github.csv_state_viewer"  # = the .desktop file's name and the metainfo id
-TABS = ("summary", "histogram", "heatmap", "values", "compare")
+TABS = ("summary", "histogram", "heatmap", "values", "compare", "timeline", "health")
 NO_DISPLAY_HINT = (
     "csv-state-viewer: no display found (DISPLAY/WAYLAND_DISPLAY unset). Use "
     "QT_QPA_PLATFORM=offscreen with --screenshot OUT.png to render a view, or the "
@@ -30,6 +30,12 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "--screenshot",
         metavar="OUT.png",
         help="open FILE, render the window to this PNG and exit (works without a display)",
+    )
+    parser.add_argument(
+        "--run",
+        action="store_true",
+        help="open FILE... (a folder, files or glob patterns) as one run of a training: its "
+        "last state in the tree, every state on the Timeline tab",
     )
     parser.add_argument("--select", metavar="NAME", help="tensor, scope or file to select")
     parser.add_argument("--tab", choices=TABS, help="pane to show")
@@ -115,7 +121,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     ticker.timeout.connect(lambda: None)
     ticker.start(200)
     window.show()
-    window.open_files(args.files)
+    if args.run:
+        window.open_run(args.files)
+    else:
+        window.open_files(args.files)
     if args.select:
         window.select_when_opened(args.select)
     if args.tab:

@@ -11,6 +11,8 @@ import numpy as np
 from PySide6.QtCore import QObject, Signal
 
 from csv_state_viewer.core.analysis.diff import StateDiff, TensorDiff
+from csv_state_viewer.core.analysis.health import Finding
+from csv_state_viewer.core.analysis.run import RunMember
 from csv_state_viewer.core.analysis.stats import TensorStats
 from csv_state_viewer.core.analysis.tree import Node
 from csv_state_viewer.core.cache import TensorCache
@@ -60,6 +62,7 @@ class ViewerContext(QObject):
 
     tensor_failed = Signal(object)  # Node whose data turned out bad when read
     comparison_changed = Signal()
+    health_changed = Signal()  # a file's health findings are known (tree badges)
 
     def __init__(
         self,
@@ -72,6 +75,10 @@ class ViewerContext(QObject):
         self.runner = TaskRunner(self)
         self.cache = cache if cache is not None else TensorCache()
         self.comparison: Comparison | None = None
+        # a run's states in order, by the absolute path of the state shown for it (its last)
+        self.runs: dict[str, list[RunMember]] = {}
+        # each checked file's health findings, by its state's path; worst first per tensor
+        self.findings: dict[str, list[Finding]] = {}
 
     def load_array(self, node: Node, progress: Progress = NO_PROGRESS) -> np.ndarray:
         """The decoded tensor of a tensor node (worker thread; raises RowError).
@@ -103,6 +110,17 @@ class ViewerContext(QObject):
     def diff_of(self, node: Node) -> TensorDiff | None:
         """The comparison of ``node``'s tensor when its file is being compared."""
         return self.comparison.diff_of(node) if self.comparison is not None else None
+
+    def set_findings(self, path: str, findings: list[Finding]) -> None:
+        self.findings[path] = findings
+        self.health_changed.emit()
+
+    def worst_finding(self, node: Node) -> Finding | None:
+        """The most severe health finding of a tensor node, once its file was checked."""
+        if node.entry is None or node.state is None:
+            return None
+        found = self.findings.get(node.state.path, [])
+        return next((f for f in found if f.tensor == node.entry.name), None)
 
     def shutdown(self) -> bool:
         return self.runner.shutdown()

@@ -33,6 +33,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from csv_state_viewer.core.analysis.run import RunMember
+from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.analysis.tree import FILE, Node
 from csv_state_viewer.core.formatting import display_name
 from csv_state_viewer.gui import exporttensor, menus
@@ -42,9 +44,11 @@ from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.filterkeys import FilterKeys
 from csv_state_viewer.gui.panes.base import Pane
 from csv_state_viewer.gui.panes.compare import ComparePane
+from csv_state_viewer.gui.panes.health import HealthPane
 from csv_state_viewer.gui.panes.heatmap import HeatmapPane
 from csv_state_viewer.gui.panes.histogram import HistogramPane
 from csv_state_viewer.gui.panes.summary import SummaryPane
+from csv_state_viewer.gui.panes.timeline import TimelinePane
 from csv_state_viewer.gui.panes.values import ValuesPane
 from csv_state_viewer.gui.resources import sample_files
 from csv_state_viewer.gui.responsive import tune_for_responsiveness
@@ -64,6 +68,7 @@ from csv_state_viewer.gui.treemodel import (
 )
 from csv_state_viewer.gui.welcome import WelcomeView
 from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together_for_viewing
+from csv_state_viewer.ops.timeline import order_members
 
 
 class MainWindow(QMainWindow):
@@ -99,6 +104,8 @@ class MainWindow(QMainWindow):
             "heatmap": HeatmapPane(self.context),
             "values": ValuesPane(self.context),
             "compare": ComparePane(self.context),
+            "timeline": TimelinePane(self.context),
+            "health": HealthPane(self.context),
         }
         self.tabs = QTabWidget()
         for pane in self.panes.values():
@@ -147,6 +154,14 @@ class MainWindow(QMainWindow):
             shortcut.activated.connect(lambda step=step: self.step_tab(step))
         self.context.tensor_failed.connect(self.model.refresh)
         self.context.comparison_changed.connect(self._comparison_changed)
+        self.model.health_of = self.context.worst_finding
+        self.context.health_changed.connect(self.model.refresh)
+        timeline = self.panes["timeline"]
+        assert isinstance(timeline, TimelinePane)
+        timeline.step_chosen.connect(self.open_step)
+        health = self.panes["health"]
+        assert isinstance(health, HealthPane)
+        health.tensor_chosen.connect(self.select)
         runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
         self.tree_menu = TreeMenu(self)
@@ -256,7 +271,11 @@ class MainWindow(QMainWindow):
             self.settings.add_recent(path)
             self.refresh_recent()
         self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
-        if self._pending_select is None or not self.select(self._pending_select):
+        pending, self._pending_select = self._pending_select, None
+        in_root = root.find(pending) if pending else None  # the new file's, not another's
+        if in_root is not None:
+            self.select_node(in_root)
+        elif pending is None or not self.select(pending):
             self.select_node(next(root.tensors(), root))
         self.columns.fit()
         self.tree.setFocus()  # arrow keys browse the tensors at once
@@ -330,6 +349,37 @@ class MainWindow(QMainWindow):
                 self.select_node(found)
                 return True
         return False
+
+    def open_run(self, arguments: list[str]) -> None:
+        """Open a run (a folder, files or patterns of states saved during one training):
+        its states are ordered in a worker, then its last state opens in the tree and the
+        Timeline tab follows the selected tensors through all of them."""
+        slot = self.context.runner.slot("window: open run")
+        self.status.run(
+            slot,
+            "Reading the run's states…",
+            lambda progress: order_members(arguments, progress),
+            on_done=self._run_ordered,
+            on_error=lambda error: self._open_failed(", ".join(arguments), error),
+        )
+
+    def _run_ordered(self, members: list[RunMember]) -> str:
+        last = os.path.abspath(members[-1].path)
+        for member in members:  # any state of the run opened later follows it too
+            self.context.runs[os.path.abspath(member.path)] = members
+        self.open_file(last)
+        self.set_tab("timeline")
+        return f"Run of {plural(len(members), 'state')}: showing the last, {os.path.basename(last)}"
+
+    def open_step(self, path: str, name: str) -> None:
+        """Open one state of a run on the tensor ``name`` (a click on the Timeline)."""
+        path = os.path.abspath(path)
+        for root in self.roots:
+            if root.state is not None and os.path.abspath(root.state.path) == path:
+                self.select_node(root.find(name) or root)
+                return
+        self.select_when_opened(name)
+        self.open_file(path)
 
     def select_when_opened(self, name: str) -> None:
         """Select ``name`` instead of the first tensor when a file has opened."""

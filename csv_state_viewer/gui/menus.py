@@ -69,6 +69,7 @@ def build(window: MainWindow) -> Menus:
         window, file_menu, "&Open…", partial(open_dialog, window), QKeySequence.StandardKey.Open
     )
     _action(window, file_menu, "Open &Folder…", partial(open_folder_dialog, window))
+    _action(window, file_menu, "Open R&un…", partial(open_run_dialog, window))
     recent = file_menu.addMenu("Open &Recent")
     samples = file_menu.addMenu("Open &Sample")
     for path in sample_files():
@@ -210,6 +211,15 @@ def open_folder_dialog(window: MainWindow) -> None:
     folder = QFileDialog.getExistingDirectory(window, "Open a folder of per-tensor files")
     if folder:
         window.open_file(folder)
+
+
+def open_run_dialog(window: MainWindow) -> None:
+    """A folder of states saved during one training (one per epoch or step) as a run."""
+    folder = QFileDialog.getExistingDirectory(
+        window, "Open a run: a folder of states saved during training"
+    )
+    if folder:
+        window.open_run([folder])
 
 
 def fitting_layouts(path: str) -> list[Format]:
@@ -414,10 +424,12 @@ def ask_open_or_convert(window: MainWindow, paths: list[str]) -> QMessageBox:
     box.setWindowTitle("Files dropped")
     box.setText(
         f"{len(paths)} files dropped. Open each, open them as one state (a tensor per file), "
-        "or convert them to another format?"
+        "open them as a run (states saved during one training, followed on the Timeline "
+        "tab), or convert them to another format?"
     )
     open_button = box.addButton("Open all", QMessageBox.ButtonRole.AcceptRole)
     together_button = box.addButton("Open as one state", QMessageBox.ButtonRole.ActionRole)
+    run_button = box.addButton("Open as a run", QMessageBox.ButtonRole.ActionRole)
     convert_button = box.addButton("Convert…", QMessageBox.ButtonRole.ActionRole)
     box.addButton(QMessageBox.StandardButton.Cancel)
 
@@ -426,6 +438,8 @@ def ask_open_or_convert(window: MainWindow, paths: list[str]) -> QMessageBox:
             window.open_files(paths)
         elif button is together_button:
             window.open_together(paths)
+        elif button is run_button:
+            window.open_run(paths)
         elif button is convert_button:
             convert_dialog(window, paths)
 

@@ -75,7 +75,10 @@ def take_screenshot(window: MainWindow, args: argparse.Namespace) -> int:
     window.open_failed.connect(lambda _path, message: failures.append(message))
     if args.select:
         window.select_when_opened(args.select)
-    window.open_files(args.files)
+    if getattr(args, "run", False):
+        window.open_run(args.files)
+    else:
+        window.open_files(args.files)
     settle(window)
     if failures:
         print(f"csv-state-viewer: {failures[0]}", file=sys.stderr)

@@ -15,6 +15,7 @@ uses the node (:data:`NODE_ROLE`) see the real name.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 from PySide6.QtCore import QAbstractItemModel, QModelIndex, QPersistentModelIndex, Qt
@@ -22,6 +23,7 @@ from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import QApplication, QStyle
 
 from csv_state_viewer.core.analysis.diff import DiffStatus, TensorDiff
+from csv_state_viewer.core.analysis.health import Finding
 from csv_state_viewer.core.analysis.roles import is_optimizer_state, is_parameter, kind_of
 from csv_state_viewer.core.analysis.tree import FILE, TENSOR, Node, Totals, bad_row_count, totals
 from csv_state_viewer.core.formatting import display_name, human_bytes, safe_text, shape_text
@@ -36,6 +38,11 @@ SORT_ROLE = Qt.ItemDataRole.UserRole + 2  # a value that sorts numerically
 
 Index = QModelIndex | QPersistentModelIndex
 _PROBLEM = QColor("#c62828")
+HEALTH_ICONS = {  # a tensor's badge once the health check found something in it
+    "error": QStyle.StandardPixmap.SP_MessageBoxCritical,
+    "warning": QStyle.StandardPixmap.SP_MessageBoxWarning,
+    "info": QStyle.StandardPixmap.SP_MessageBoxInformation,
+}
 
 
 _STATUS_CELLS = {
@@ -71,6 +78,8 @@ class TensorTreeModel(QAbstractItemModel):
         self.comparison: Comparison | None = None  # the window's, not a copy
         self._group_diffs: dict[int, str] = {}
         self._totals: dict[int, Totals] = {}
+        # a tensor's most severe health finding, once its file was checked (the window's)
+        self.health_of: Callable[[Node], Finding | None] = lambda _node: None
 
     # ------------------------------------------------------------------ editing
     def add_root(self, root: Node) -> QModelIndex:
@@ -242,6 +251,9 @@ class TensorTreeModel(QAbstractItemModel):
             if display_name(node.label) != node.label:  # elided or escaped: say whose
                 return f"{safe_text(node.name)}: {safe_text(error)}"
             return safe_text(error)
+        finding = self.health_of(node) if node.kind == TENSOR else None
+        if finding is not None:
+            return f"{safe_text(node.name)}\n{finding.severity}: {safe_text(finding.message)}"
         if node.kind == FILE and node.state is not None and bad_row_count(node.state):
             count = bad_row_count(node.state)
             return f"{count:,} bad row{'s' if count != 1 else ''}; the others are readable"
@@ -254,6 +266,9 @@ class TensorTreeModel(QAbstractItemModel):
         )
         if has_problem:
             return style.standardIcon(QStyle.StandardPixmap.SP_MessageBoxWarning)
+        finding = self.health_of(node) if node.kind == TENSOR else None
+        if finding is not None:
+            return style.standardIcon(HEALTH_ICONS[finding.severity])
         if node.kind == FILE:
             return style.standardIcon(QStyle.StandardPixmap.SP_FileIcon)
         if node.kind != TENSOR:

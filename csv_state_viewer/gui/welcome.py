@@ -30,8 +30,10 @@ class WelcomeView(QWidget):
         title = QLabel("<h2>csv-state-viewer</h2>")
         intro = QLabel(
             "Inspect the weights and optimizer state of a model saved as CSV, a TensorFlow "
-            "checkpoint, a Keras file or a NumPy .npz: statistics, histograms, heatmaps, "
-            "values, comparisons and conversions. Open a file or drop files on this window."
+            "checkpoint, a Keras file, safetensors or NumPy .npz/.npy: statistics, "
+            "histograms, heatmaps, values, comparisons, health checks and conversions; "
+            "follow a whole training run over time (File ▸ Open Run…). Open a file or drop "
+            "files on this window."
         )
         intro.setWordWrap(True)
         self.open_button = QPushButton("Open…")
