@@ -25,6 +25,7 @@ import os
 import re
 
 import numpy as np
+import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pa_csv
@@ -376,10 +377,29 @@ def _format_strings(values: np.ndarray) -> pa.Array:
     return pa.array(_format_slow(values), type=pa.string())
 
 
+_ORJSON_FLOATS = (np.dtype(np.float32), np.dtype(np.float64))
+
+
+def _format_with_orjson(values: np.ndarray) -> bytes | None:
+    """orjson's shortest round-trip text (Ryu) of a finite native float32/float64 chunk,
+    about three times Arrow's cast here; None where it does not apply (orjson writes NaN
+    and infinities as ``null``, so such chunks take the Arrow path)."""
+    if values.dtype not in _ORJSON_FLOATS or not values.flags.c_contiguous:
+        return None
+    if not np.isfinite(values).all():
+        return None
+    text = orjson.dumps(values, option=orjson.OPT_SERIALIZE_NUMPY)
+    # Whole numbers as the rest of the writer writes them: "12", not orjson's "12.0".
+    return (text[1:-1] + b",").replace(b".0,", b",")[:-1]
+
+
 def format_chunk(values: np.ndarray) -> bytes:
     """Comma-joined shortest round-trip text of a 1-D array (NaN as 'nan', bool as 1/0)."""
     if values.size == 0:
         return b""
+    fast = _format_with_orjson(values)
+    if fast is not None:
+        return fast
     # Callers pass chunks of at most a few million values, well within int32 offsets.
     strings = _format_strings(values)
     offsets = pa.array([0, len(strings)], type=pa.int32())
