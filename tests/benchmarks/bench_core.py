@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import binascii
 import csv
 import json
 import math
@@ -456,6 +457,51 @@ def state_info(tensors: Tensors) -> dict[str, Any]:
     }
 
 
+def floor_write(folder: Path, size: int) -> None:
+    """The physical floor of a write: as many bytes, written and fsynced as ours are."""
+    target = folder / "floor.bin"
+    with open(target, "wb") as handle:
+        handle.write(bytes(size))
+        handle.flush()
+        os.fsync(handle.fileno())
+    target.unlink()
+
+
+def floor_read(path: Path) -> int:
+    """The floor of a read: the file's bytes into memory (page cache warm, as ours are)."""
+    return len(path.read_bytes())
+
+
+def floor_base64_read(path: Path, encoded: bytes) -> int:
+    """The floor of a base64 read: the file read, then one decode of as much base64."""
+    floor_read(path)
+    return len(binascii.a2b_base64(encoded))
+
+
+def floor_memcpy(tensors: Tensors) -> None:
+    for array in tensors.values():
+        np.copy(array)
+
+
+def floor_timings(tensors: Tensors, paths: dict[str, Path], repeat: int) -> dict[str, Timing]:
+    """The machine's floors for each operation, measured in the same run."""
+    folder = paths["ours_text"].parent
+    raw = b"".join(np.ascontiguousarray(a).tobytes() for a in tensors.values())
+    encoded = base64.b64encode(raw)
+    jobs: list[tuple[str, Callable[[], Any]]] = [
+        ("floor_write_text", lambda: floor_write(folder, paths["ours_text"].stat().st_size)),
+        ("floor_write_base64", lambda: floor_write(folder, paths["ours_b64"].stat().st_size)),
+        ("floor_read_text", lambda: floor_read(paths["recipe_text"])),
+        ("floor_read_base64", lambda: floor_base64_read(paths["recipe_b64"], encoded)),
+        ("floor_memcpy", lambda: floor_memcpy(tensors)),
+    ]
+    timings: dict[str, Timing] = {}
+    for key, fn in jobs:
+        print(f"  timing {key} ...", file=sys.stderr, flush=True)
+        timings[key], _ = measure(fn, repeat)
+    return timings
+
+
 def run_timings(tensors: Tensors, paths: dict[str, Path], repeat: int) -> dict[str, Timing]:
     """Every timed operation, in an order where each reads a file already written."""
     jobs: list[tuple[str, Callable[[], Any]]] = [
@@ -539,6 +585,7 @@ def run(params: int, repeat: int) -> Report:
             for key in ("recipe_text", "ours_text", "recipe_b64", "ours_b64")
         }
         timings = run_timings(tensors, paths, repeat)
+        timings |= floor_timings(tensors, paths, repeat)
         print("  checking round trips ...", file=sys.stderr, flush=True)
         checks = round_trip_checks(tensors, paths)
         print("  measuring peak RSS in child processes ...", file=sys.stderr, flush=True)
@@ -583,15 +630,35 @@ def run(params: int, repeat: int) -> Report:
 
 # -------------------------------------------------------------------------- printing
 
-_ROWS = [
-    ("text write", "write_text_recipe", "write_text_ours"),
-    ("text read (recipe file)", "read_text_recipe", "read_text_ours_on_recipe_file"),
-    ("text read (own file)", "read_text_recipe", "read_text_ours_on_own_file"),
-    ("text read, no accelerator", "read_text_recipe", "read_text_ours_pure_python"),
-    ("base64 write", "write_base64_recipe", "write_base64_ours"),
-    ("base64 read (recipe file)", "read_base64_recipe", "read_base64_ours_on_recipe_file"),
-    ("open_state index (text)", "read_text_recipe", "open_index_text_ours"),
+_ROWS = [  # (label, recipe, ours, the floor measured beside it)
+    ("text write", "write_text_recipe", "write_text_ours", "floor_write_text"),
+    (
+        "text read (recipe file)",
+        "read_text_recipe",
+        "read_text_ours_on_recipe_file",
+        "floor_read_text",
+    ),
+    ("text read (own file)", "read_text_recipe", "read_text_ours_on_own_file", "floor_read_text"),
+    (
+        "text read, no accelerator",
+        "read_text_recipe",
+        "read_text_ours_pure_python",
+        "floor_read_text",
+    ),
+    ("base64 write", "write_base64_recipe", "write_base64_ours", "floor_write_base64"),
+    (
+        "base64 read (recipe file)",
+        "read_base64_recipe",
+        "read_base64_ours_on_recipe_file",
+        "floor_read_base64",
+    ),
+    ("open_state index (text)", "read_text_recipe", "open_index_text_ours", ""),
 ]
+FLOORS = (
+    "floors: write = the same number of bytes written and fsynced; read = the file read "
+    "into memory; base64 read = that plus one binascii decode of as much base64; "
+    "memcpy of the decoded tensors {memcpy:.3f} s"
+)
 
 
 def print_header(report: Report) -> None:
@@ -617,12 +684,19 @@ def print_header(report: Report) -> None:
 def print_table(report: Report) -> None:
     med = report.medians
     print()
-    print(f"{'operation':<28}{'recipe s':>11}{'ours s':>11}{'recipe/ours':>13}")
-    print("-" * 63)
-    for label, recipe, ours in _ROWS:
+    print(
+        f"{'operation':<28}{'recipe s':>11}{'ours s':>11}{'recipe/ours':>13}"
+        f"{'floor s':>10}{'ours/floor':>12}"
+    )
+    print("-" * 85)
+    for label, recipe, ours, floor in _ROWS:
         note = " (recipe = full text load)" if ours == "open_index_text_ours" else ""
         factor = med[recipe] / med[ours]
-        print(f"{label:<28}{med[recipe]:>11.3f}{med[ours]:>11.3f}{factor:>12.1f}x{note}")
+        line = f"{label:<28}{med[recipe]:>11.3f}{med[ours]:>11.3f}{factor:>12.1f}x"
+        if floor:
+            line += f"{med[floor]:>10.3f}{med[ours] / med[floor]:>11.1f}x"
+        print(line + note)
+    print(FLOORS.format(memcpy=med["floor_memcpy"]))
 
 
 def print_rss(report: Report) -> None:
