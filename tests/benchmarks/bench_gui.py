@@ -170,7 +170,12 @@ def histogram_times(folder: Path, repeat: int) -> dict[str, float]:
     window.set_tab("histogram")
     pane = window.panes["histogram"]
     drawn: list[float] = []
-    pane.canvas.canvas.mpl_connect("draw_event", lambda _e: drawn.append(time.perf_counter()))
+
+    def on_draw(_event: object) -> None:
+        if pane.canvas.message is None:  # a histogram, not the "Loading…" message
+            drawn.append(time.perf_counter())
+
+    pane.canvas.canvas.mpl_connect("draw_event", on_draw)
 
     def select_and_time(name: str, cold: bool) -> float:
         window.select_node(root.find("small"))
