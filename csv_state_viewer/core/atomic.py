@@ -26,8 +26,9 @@ import secrets
 import shutil
 import socket
 import stat
+import threading
 import zlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from typing import IO
 
 from csv_state_viewer.core.errors import StateWriteError
@@ -248,6 +249,11 @@ def atomic_path(
             finally:
                 os.close(fd)
             os.chmod(tmp, mode)
+            pending = getattr(_TRANSACTION, "pending", None)
+            if pending is not None:  # renamed with the others when the transaction ends
+                pending.append((tmp, path))
+                _TRANSACTION.folders.extend(made)
+                return
             os.replace(tmp, path)
         except BaseException as err:
             with contextlib.suppress(FileNotFoundError):
@@ -256,6 +262,57 @@ def atomic_path(
                 raise StateWriteError(f"{path}: write failed ({err.strerror or err})") from None
             raise
         fsync_folders([folder, *(os.path.dirname(made_folder) for made_folder in made)])
+
+
+_TRANSACTION = threading.local()
+
+
+@contextlib.contextmanager
+def all_or_nothing() -> Iterator[None]:
+    """Writes made with :func:`atomic_path`/:func:`atomic_write` inside the block (this
+    thread's) are renamed over their destinations only when the whole block succeeds; on
+    any exception, Ctrl-C included, their temporary files are removed and every
+    destination keeps its old content. For writers of several files (one per tensor in a
+    folder), whose destination was otherwise half-written when interrupted; folders made
+    for them are removed again. See :func:`after_success` for removals.
+    """
+    if getattr(_TRANSACTION, "pending", None) is not None:
+        yield  # nested: the outer block decides
+        return
+    pending: list[tuple[str, str]] = []
+    actions: list[Callable[[], None]] = []
+    folders: list[str] = []  # made for the writes, in order: removed again on failure
+    _TRANSACTION.pending, _TRANSACTION.actions, _TRANSACTION.folders = pending, actions, folders
+    try:
+        yield
+    except BaseException:
+        for tmp, _path in pending:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+        for folder in reversed(folders):
+            with contextlib.suppress(OSError):  # only while empty
+                os.rmdir(folder)
+        raise
+    finally:
+        _TRANSACTION.pending = _TRANSACTION.actions = _TRANSACTION.folders = None
+    for tmp, path in pending:
+        try:
+            os.replace(tmp, path)
+        except OSError as err:
+            raise StateWriteError(f"{path}: write failed ({err.strerror or err})") from None
+    for action in actions:
+        action()
+    fsync_folders(sorted({os.path.dirname(os.path.abspath(p)) for _t, p in pending}))
+
+
+def after_success(action: Callable[[], None]) -> None:
+    """Run ``action`` (removing an obsolete file) once the :func:`all_or_nothing` block
+    around it succeeds; at once outside such a block."""
+    actions = getattr(_TRANSACTION, "actions", None)
+    if actions is None:
+        action()
+    else:
+        actions.append(action)
 
 
 def _create_temporary(path: str, folder: str, suffix: str) -> str:

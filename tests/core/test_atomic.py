@@ -165,3 +165,28 @@ def test_an_ancestor_that_is_a_file_is_refused_in_one_line(tmp_path: Path) -> No
         save_state(tmp_path / "plain" / "sub" / "state.csv", ORIGINAL)
     assert "\n" not in str(refused.value)
     assert sorted(os.listdir(tmp_path)) == ["plain"]
+
+
+def test_all_or_nothing_renames_every_file_or_none(tmp_path: Path) -> None:
+    from csv_state_viewer.core.atomic import after_success, all_or_nothing, atomic_write
+
+    old = tmp_path / "old.txt"
+    old.write_text("kept")
+    folder = tmp_path / "new" / "deeper"
+    with pytest.raises(KeyboardInterrupt), all_or_nothing():
+        with atomic_write(folder / "a.txt") as handle:
+            handle.write(b"a")
+        after_success(old.unlink)
+        assert not (folder / "a.txt").exists()  # not before the block succeeds
+        raise KeyboardInterrupt  # Ctrl-C before the second file
+    assert old.read_text() == "kept"
+    assert not (tmp_path / "new").exists()  # the folders made for it went too
+    assert sorted(p.name for p in tmp_path.rglob("*")) == ["old.txt"]
+
+    with all_or_nothing():
+        for name in ("a.txt", "b.txt"):
+            with atomic_write(folder / name) as handle:
+                handle.write(name.encode())
+        after_success(old.unlink)
+    assert (folder / "a.txt").read_bytes() == b"a.txt" and (folder / "b.txt").exists()
+    assert not old.exists()

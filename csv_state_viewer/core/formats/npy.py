@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from csv_state_viewer.core.atomic import atomic_write
+from csv_state_viewer.core.atomic import after_success, atomic_write
 from csv_state_viewer.core.dtypes import DtypeError, dtype_name, is_ml_dtype, resolve_dtype
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.format import Format
@@ -197,7 +197,7 @@ def _write_one(target: str, array: np.ndarray, metadata: dict[str, Any], overwri
         np.lib.format.write_array(handle, stored, allow_pickle=False)
     companion = target + SIDECAR_SUFFIX
     if len(sidecar) == 1:
-        _remove_stale_sidecar(companion)
+        after_success(lambda: _remove_stale_sidecar(companion))
         return
     text = json.dumps(sidecar, ensure_ascii=False, default=str)
     with atomic_write(companion, overwrite=True, sweep=False) as handle:
@@ -216,8 +216,8 @@ def save_npy_state(
 ) -> int:
     """Write one tensor to a ``.npy`` file, or one ``.npy`` per tensor into a folder (a
     destination ending with ``/`` or an existing folder; names keep their ``/`` as
-    subfolders). Each file (and its sidecar) is replaced atomically, the folder as a whole
-    is not; each folder is swept of killed writes' temporary files once.
+    subfolders). The files (and sidecars) replace the old ones together, once all are
+    written (:func:`~csv_state_viewer.core.layouts.perfile.write_each`).
     Returns the number of tensors written."""
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)
 

@@ -100,9 +100,9 @@ def save_matrix_state(
     single ``.csv``/``.txt`` file when there is one tensor. Names keep their ``/`` as
     subfolders. ``scale`` writes fixed-point integers (value / scale, which must be exact)
     after a ``# scale:`` comment.
-    Returns the number of tensors written; each file is replaced atomically (the folder as
-    a whole is not: a write that fails half-way leaves the files it finished). Each folder
-    written into is swept of killed writes' temporary files once, not once per file.
+    Returns the number of tensors written. The files replace the old ones together, once
+    all are written: a write that fails or is interrupted half-way changes none
+    (:func:`~csv_state_viewer.core.layouts.perfile.write_each`).
     """
     factor = None if scale is None else parse_scale(scale)
     items = tensor_items(tensors, metadata, skip_bad=skip_bad)

@@ -2,8 +2,9 @@
 
 A destination that ends with ``/`` (or is an existing folder) gets one file per tensor,
 a ``/`` in a name making a subfolder; any other destination is a single file and needs
-exactly one tensor. Each file is replaced atomically by the format's own ``write``; the
-folder as a whole is not (a write that fails half-way leaves the files it finished).
+exactly one tensor. Each file is written by the format's own ``write`` (with
+``atomic_write``), and the files are renamed into place together only when every one is
+written: a write that fails or is interrupted half-way changes no file.
 Each folder written into is swept of killed writes' temporary files once.
 """
 
@@ -14,7 +15,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from csv_state_viewer.core.atomic import sweep_stale
+from csv_state_viewer.core.atomic import all_or_nothing, sweep_stale
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.progress import Progress, check_cancelled
 from csv_state_viewer.core.tensors import TensorItem, iter_loaded
@@ -73,14 +74,15 @@ def write_each(
     )
     written = 0
     swept: set[str] = set()
-    for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
-        check_cancelled(progress)
-        target = by_name[item.name]
-        parent = os.path.dirname(os.path.abspath(target))
-        if parent not in swept:
-            swept.add(parent)
-            sweep_stale(parent)  # a missing folder: nothing to sweep (and no error)
-        write(target, item, array)
-        written += 1
-        progress.report(index + 1, len(items))
+    with all_or_nothing():  # interrupted half-way, no file of the folder is replaced
+        for index, (item, array) in enumerate(iter_loaded(items, skip_bad=skip_bad)):
+            check_cancelled(progress)
+            target = by_name[item.name]
+            parent = os.path.dirname(os.path.abspath(target))
+            if parent not in swept:
+                swept.add(parent)
+                sweep_stale(parent)  # a missing folder: nothing to sweep (and no error)
+            write(target, item, array)
+            written += 1
+            progress.report(index + 1, len(items))
     return written
