@@ -7,7 +7,7 @@ import json
 import sys
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES, MATCHED, MappingReport
-from csv_state_viewer.cli.options import add_input_options, read_options
+from csv_state_viewer.cli.options import add_input_options, progress_for, read_options
 from csv_state_viewer.cli.output import print_error, print_text, shape_text, table
 from csv_state_viewer.core.errors import CsvStateError, StateWriteError
 from csv_state_viewer.core.messages import COMMAND_LINE, advice
@@ -87,11 +87,15 @@ def run(args: argparse.Namespace) -> int:
         read_options=read_options(args),
     )
     if args.dry_run:
-        report = plan_write(request)
+        with progress_for(args, f"mapping {args.state} onto {args.model}") as progress:
+            report = plan_write(request, progress)
         _print(report, args.json)
         return 0 if report.ok else 1
     try:
-        written = write_into_model(request, args.output, overwrite=args.force)
+        with progress_for(args, f"writing {args.state} into {args.output}") as progress:
+            written = write_into_model(
+                request, args.output, overwrite=args.force, progress=progress
+            )
     except CsvStateError as err:
         refused = getattr(err, "report", None)  # a refused mapping: show it, write nothing
         if refused is None:

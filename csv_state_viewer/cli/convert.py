@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from csv_state_viewer.bridge.mapping import MATCH_MODES
-from csv_state_viewer.cli.options import add_input_options, read_options
+from csv_state_viewer.cli.options import add_input_options, progress_for, read_options
 from csv_state_viewer.cli.output import print_error, print_text
 from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError
@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         tensors=tuple(args.tensors),
     )
     try:
-        converted = convert(args.src, args.dst, options)
+        with progress_for(args, f"converting {args.src}") as progress:
+            converted = convert(args.src, args.dst, options, progress)
     except BadRowsError as err:
         for problem in err.problems:
             print_error(str(problem))

@@ -6,10 +6,11 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_input_options, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input, progress_for
 from csv_state_viewer.cli.output import print_text, shape_text, table
 from csv_state_viewer.core.analysis.diff import DiffStatus, StateDiff, TensorDiff
 from csv_state_viewer.core.analysis.names import MODES
+from csv_state_viewer.core.progress import Span
 from csv_state_viewer.ops.compare import compare
 
 _LABELS = {DiffStatus.ONLY_IN_A: "only in A", DiffStatus.ONLY_IN_B: "only in B"}
@@ -97,8 +98,13 @@ def as_table(result: StateDiff) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_input(args.a, args) as a:
-        compared = compare(a, args.b, layout=args.layout, match=args.match)
+    with (
+        progress_for(args, f"comparing {args.a} and {args.b}") as progress,
+        open_input(args.a, args, Span(progress, 0, 100)) as a,
+    ):
+        compared = compare(
+            a, args.b, layout=args.layout, match=args.match, progress=Span(progress, 100, 1000)
+        )
         compared.other.close()
     result = compared.diff
     if args.json:  # json.dumps escapes what a name holds; names stay exact

@@ -17,7 +17,7 @@ import os
 import sys
 from collections.abc import Sequence
 
-from csv_state_viewer.cli.options import add_input_options, read_options
+from csv_state_viewer.cli.options import add_input_options, progress_for, read_options
 from csv_state_viewer.cli.output import print_error, print_text, table
 from csv_state_viewer.core.analysis.health import CHECKS, SEVERITIES, Finding
 from csv_state_viewer.core.analysis.summary import plural
@@ -75,7 +75,14 @@ def _single(args: argparse.Namespace) -> int:
     if len(args.files) != 1:
         print_error("csv-state health: give one FILE, or use --run for several")
         return 2
-    report = health_of(args.files[0], layout=args.layout, like=args.like, **read_options(args))
+    with progress_for(args, f"checking {args.files[0]}") as progress:
+        report = health_of(
+            args.files[0],
+            layout=args.layout,
+            like=args.like,
+            progress=progress,
+            **read_options(args),
+        )
     for note in report.notes:
         print_error(f"{args.files[0]}: {note}")
     for problem in report.problems:
@@ -101,7 +108,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.layout or args.like or read_options(args):
         print_error("csv-state health: --layout, --like and --scale apply to one FILE, not --run")
         return 2
-    result: RunHealth = health_of_run(args.files)
+    with progress_for(args, f"checking a run of {len(args.files)} inputs") as progress:
+        result: RunHealth = health_of_run(args.files, progress)
     for note in result.notes:
         print_error(note)
     findings = [f.finding for f in result.findings]

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import os
 
-from csv_state_viewer.cli.options import add_input_options, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input, progress_for
 from csv_state_viewer.cli.output import print_error, print_text, shape_text
 from csv_state_viewer.core.analysis.histdata import (
     excluded_text,
@@ -23,6 +23,7 @@ from csv_state_viewer.core.analysis.stats import Histogram, histogram
 from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.atomic import atomic_path
 from csv_state_viewer.core.errors import CsvStateError, RowError
+from csv_state_viewer.core.progress import Span
 
 MAX_BINS = 100_000  # as the viewer's bins box
 EXIT_BAD_ROW = 1
@@ -104,12 +105,15 @@ def save_png(path: str, result: Histogram, *, log: bool) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.png and os.path.splitext(args.png)[1].lower() != ".png":
         raise CsvStateError(f"{args.png}: --png writes PNG; give a name ending in .png")
-    with open_input(args.file, args) as state:
+    with (
+        progress_for(args, f"reading {args.name} of {args.file}") as progress,
+        open_input(args.file, args, Span(progress, 0, 100)) as state,
+    ):
         if args.name not in state:
             raise CsvStateError(f"{state.path}: no tensor named {args.name!r}")
         entry = state.entry(args.name)
         try:
-            array = state.read(entry)
+            array = state.read(entry, Span(progress, 100, 1000))
         except RowError as err:
             print_error(str(err.problem))
             return EXIT_BAD_ROW

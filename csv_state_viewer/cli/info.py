@@ -6,7 +6,7 @@ import argparse
 import json
 import sys
 
-from csv_state_viewer.cli.options import add_input_options, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input, progress_for
 from csv_state_viewer.cli.output import human_bytes, print_text, shape_text, table
 from csv_state_viewer.core.state import State
 
@@ -73,7 +73,9 @@ def as_table(state: State) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_input(args.file, args) as state:
+    with progress_for(args, f"reading {args.file}") as progress:
+        state = open_input(args.file, args, progress)
+    with state:
         if args.json:  # json.dumps escapes what a name holds; names stay exact
             sys.stdout.write(json.dumps(as_json(state), indent=2) + "\n")
         else:

@@ -2,11 +2,16 @@
 
 Exit codes: 0 success; 1 bad rows (validate, convert), a refused mapping (apply) or states
 that differ (diff); 2 usage errors, files that are not states, refused or failed writes;
-130 interrupted; 3 only for a bug in our own code ("internal error"). No input ever prints a
-traceback: a damaged file is one line (exit 2) whatever its library raised (the registry
-rewords it, see :mod:`csv_state_viewer.core.registry`). With CSV_STATE_DEBUG=1 a reworded
-error is followed by the traceback of what the library raised, and an internal error is
-raised with its traceback.
+130 interrupted (Ctrl-C: one line, nothing half-written left behind); 3 only for a bug in
+our own code ("internal error"). No input ever prints a traceback: a damaged file is one
+line (exit 2) whatever its library raised (the registry rewords it, see
+:mod:`csv_state_viewer.core.registry`). With CSV_STATE_DEBUG=1 a reworded error is followed
+by the traceback of what the library raised, and an internal error is raised with its
+traceback.
+
+Operations that take a while show a progress bar on stderr when it is a terminal (see
+:mod:`csv_state_viewer.cli.progressbar`); ``--quiet`` (``-q``), given before or after the
+command name, turns it off.
 """
 
 from __future__ import annotations
@@ -33,9 +38,13 @@ from csv_state_viewer.cli import (
 from csv_state_viewer.cli.output import print_error
 from csv_state_viewer.core.errors import BadRowsError, CsvStateError, debugging
 from csv_state_viewer.core.messages import COMMAND_LINE, Hint, advice
+from csv_state_viewer.core.progress import Cancelled
 from csv_state_viewer.ops.imports import use_model_imports
 
 EXIT_OK, EXIT_BAD_ROWS, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as shells report a Ctrl-C
+
+QUIET_HELP = "show no progress bar (one appears on stderr, when it is a terminal)"
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -44,9 +53,15 @@ def build_parser() -> argparse.ArgumentParser:
         description="Inspect, validate and convert neural-network training states.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("-q", "--quiet", action="store_true", help=QUIET_HELP)
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for module in (info, validate, stats, hist, health, timeline, diff, convert, apply, formats):
         module.add_parser(commands)
+    for command in dict.fromkeys(commands.choices.values()):
+        # after the command name too; SUPPRESS keeps a --quiet given before it
+        command.add_argument(
+            "-q", "--quiet", action="store_true", default=argparse.SUPPRESS, help=QUIET_HELP
+        )
     return parser
 
 
@@ -71,8 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if debugging() and err.__cause__ is not None:  # what a library raised, reworded
             traceback.print_exception(err.__cause__)
         return _fail(advice(err, COMMAND_LINE), EXIT_USAGE)
-    except KeyboardInterrupt:
-        return _fail("interrupted", 130)
+    except (KeyboardInterrupt, Cancelled):
+        return _fail("interrupted", EXIT_INTERRUPTED)
     except BrokenPipeError:
         # The reader of our output went away (``| head``): not an error worth a message.
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -6,6 +6,8 @@ import argparse
 from typing import Any
 
 from csv_state_viewer.cli.output import print_error
+from csv_state_viewer.cli.progressbar import TerminalProgress
+from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.registry import formats
 from csv_state_viewer.core.state import State
 from csv_state_viewer.ops.opening import open_like, open_state
@@ -78,16 +80,24 @@ def read_options(args: argparse.Namespace) -> dict[str, Any]:
     return {"scale": scale} if scale is not None else {}
 
 
-def open_input(path: str, args: argparse.Namespace) -> State:
+def progress_for(args: argparse.Namespace, description: str) -> TerminalProgress:
+    """The progress of one operation of a command, to use as a context manager (``with
+    progress_for(args, f"converting {args.src}") as progress:``): a bar on stderr when it
+    is a terminal and ``--quiet`` was not given (see :mod:`csv_state_viewer.cli.progressbar`);
+    Ctrl-C inside the block cancels the operation."""
+    return TerminalProgress(description, quiet=bool(getattr(args, "quiet", False)))
+
+
+def open_input(path: str, args: argparse.Namespace, progress: Progress = NO_PROGRESS) -> State:
     """Open a command's input as ``--layout``, ``--like`` and ``--scale`` say; notes go to
     stderr."""
     like = getattr(args, "like", None)
     layout = getattr(args, "layout", None)
     options = read_options(args)
     state = (
-        open_like(path, like, layout=layout, **options)
+        open_like(path, like, progress, layout, **options)
         if like
-        else open_state(path, layout=layout, **options)
+        else open_state(path, progress, layout, **options)
     )
     for note in state.notes:
         print_error(f"{path}: {note}")

@@ -15,7 +15,7 @@ import json
 import sys
 from typing import Any
 
-from csv_state_viewer.cli.options import add_input_options, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input, progress_for
 from csv_state_viewer.cli.output import print_error, print_text, table
 from csv_state_viewer.core.analysis.stats import TensorStats
 from csv_state_viewer.core.analysis.summary import (
@@ -27,6 +27,7 @@ from csv_state_viewer.core.analysis.summary import (
     stats_record,
     tensor_record,
 )
+from csv_state_viewer.core.progress import Span
 from csv_state_viewer.core.state import TensorEntry
 from csv_state_viewer.ops.statistics import state_statistics
 
@@ -129,8 +130,11 @@ def as_json(path: str, result: GroupStats[TensorEntry]) -> dict[str, Any]:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_input(args.file, args) as state:
-        result = state_statistics(state, args.names)
+    with (
+        progress_for(args, f"measuring {args.file}") as progress,
+        open_input(args.file, args, Span(progress, 0, 100)) as state,
+    ):
+        result = state_statistics(state, args.names, Span(progress, 100, 1000))
         path = state.path
     if args.json:  # json.dumps escapes what a name holds; names stay exact
         sys.stdout.write(json.dumps(as_json(path, result), indent=2) + "\n")

@@ -17,6 +17,7 @@ import math
 import os
 import sys
 
+from csv_state_viewer.cli.options import progress_for
 from csv_state_viewer.cli.output import print_error, print_text, table
 from csv_state_viewer.core.analysis.statscache import default_cache
 from csv_state_viewer.core.analysis.timeline import TensorSeries, Timeline
@@ -127,7 +128,8 @@ def run(args: argparse.Namespace) -> int:
     if args.png and os.path.splitext(args.png)[1].lower() != ".png":
         raise CsvStateError(f"{args.png}: --png writes PNG; give a name ending in .png")
     cache = None if args.no_cache else default_cache()
-    result = run_timeline(args.inputs, args.tensors, cache=cache)
+    with progress_for(args, "measuring the run") as progress:
+        result = run_timeline(args.inputs, args.tensors, progress=progress, cache=cache)
     if args.json:  # json.dumps escapes what a name holds; names stay exact
         sys.stdout.write(json.dumps(result.to_json(), indent=2, allow_nan=False) + "\n")
     else:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from csv_state_viewer.cli.options import add_input_options, open_input
+from csv_state_viewer.cli.options import add_input_options, open_input, progress_for
 from csv_state_viewer.cli.output import print_error, print_text
+from csv_state_viewer.core.progress import Span
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -23,8 +24,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    with open_input(args.file, args) as state:
-        problems = state.validate()
+    with (
+        progress_for(args, f"validating {args.file}") as progress,
+        open_input(args.file, args, Span(progress, 0, 100)) as state,
+    ):
+        problems = state.validate(Span(progress, 100, 1000))
         count = len(state.entries)
     for problem in problems:
         print_text(str(problem))
