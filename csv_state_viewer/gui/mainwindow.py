@@ -354,16 +354,21 @@ class MainWindow(QMainWindow):
         """Open a run (a folder, files or patterns of states saved during one training):
         its states are ordered in a worker, then its last state opens in the tree and the
         Timeline tab follows the selected tensors through all of them."""
-        slot = self.context.runner.slot("window: open run")
+        key = "run:\n" + "\n".join(arguments)
+        if key in self._opening:  # on its way
+            return
+        slot = self._opening[key] = self.context.runner.slot("window: open run")
         self.status.run(
             slot,
             "Reading the run's states…",
             lambda progress: order_members(arguments, progress),
-            on_done=self._run_ordered,
-            on_error=lambda error: self._open_failed(", ".join(arguments), error),
+            on_done=lambda members: self._run_ordered(key, members),
+            on_error=lambda error: self._open_failed(key, error),
+            on_cancelled=lambda: self._forget_opening(key),
         )
 
-    def _run_ordered(self, members: list[RunMember]) -> str:
+    def _run_ordered(self, key: str, members: list[RunMember]) -> str:
+        self._forget_opening(key)
         last = os.path.abspath(members[-1].path)
         for member in members:  # any state of the run opened later follows it too
             self.context.runs[os.path.abspath(member.path)] = members

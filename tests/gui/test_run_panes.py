@@ -154,3 +154,17 @@ def test_the_first_pass_over_a_run_can_be_cancelled(
     assert pane.canvas.message is not None and pane.canvas.message.startswith("Cancelled")
     assert not pane.cancel_button.isVisible()
     assert pane.timeline is None
+
+
+def test_a_folder_without_states_is_one_error_and_can_be_tried_again(
+    qtbot: QtBot, window: MainWindow, tmp_path: Path
+) -> None:
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    (empty / "notes.txt").write_text("no states here")
+    for attempt in range(1, 3):  # a failed run is forgotten, so the same one can be retried
+        window.open_run([str(empty)])
+        qtbot.waitUntil(lambda n=attempt: len(window.error_boxes) == n, timeout=20000)
+        assert "notes.txt: space-separated text" in window.error_boxes[-1].text()
+        window.error_boxes[-1].close()
+    assert window.roots == []
