@@ -13,6 +13,7 @@ import glob
 import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 
@@ -25,6 +26,7 @@ from csv_state_viewer.core.state import State, TensorEntry
 # Names (last segment, lower case) of a step count, most telling first.
 STEP_NAMES = ("iteration", "iterations", "global_step", "step")
 _SKIPPED_PARTS = (".data-",)  # a checkpoint's data shards: its .index is the state
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -132,6 +134,12 @@ def order_run(
         with open_one(path) as state:
             members.append(RunMember(path, step_of(state)))
         progress.report(index + 1, len(paths))
-    if all(m.step is not None for m in members):
-        members.sort(key=lambda m: m.step or 0)  # stable: equal steps keep the given order
-    return members
+    return in_training_order(members, lambda m: m.step)
+
+
+def in_training_order(items: list[T], step: Callable[[T], int | None]) -> list[T]:
+    """``items`` sorted by their ``step`` when every one has a step, else as given; the
+    sort is stable (equal steps keep the given order)."""
+    if all(step(item) is not None for item in items):
+        return sorted(items, key=lambda item: step(item) or 0)
+    return list(items)

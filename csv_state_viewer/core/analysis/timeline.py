@@ -27,7 +27,7 @@ from typing import Any
 import numpy as np
 
 from csv_state_viewer.core.analysis.names import pair_names
-from csv_state_viewer.core.analysis.run import RunMember, step_of
+from csv_state_viewer.core.analysis.run import RunMember, in_training_order, step_of
 from csv_state_viewer.core.analysis.stats import CHUNK, as_real, histogram_edges, tensor_stats
 from csv_state_viewer.core.analysis.statscache import StateRecord, StatsCache
 from csv_state_viewer.core.dtypes import is_small_float
@@ -259,8 +259,7 @@ def compute_timeline(
             state = stack.enter_context(opener(path))
             record = cache.record(state) if cache is not None else StateRecord(None)
             opened.append(_Opened(state, record))
-        if all(o.member.step is not None for o in opened):  # order_run's rule
-            opened.sort(key=lambda o: o.member.step or 0)
+        opened = in_training_order(opened, lambda o: o.member.step)
         reference = opened[-1]
         followed = _followed(reference.state, names)
         # the whole indexes are paired (as diff pairs them), then the followed names looked up
