@@ -26,8 +26,8 @@ from typing import Any, Literal
 import numpy as np
 
 from csv_state_viewer.core.analysis import spectral
-from csv_state_viewer.core.analysis.roles import COUNTER, OPTIMIZER_SCALAR, SLOT, WEIGHT, kind_of
-from csv_state_viewer.core.analysis.run import step_entry
+from csv_state_viewer.core.analysis.roles import SLOT, WEIGHT, kind_of
+from csv_state_viewer.core.analysis.run import counts_steps, step_entry
 from csv_state_viewer.core.dtypes import is_ml_dtype, is_small_float
 from csv_state_viewer.core.errors import RowError
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
@@ -132,12 +132,7 @@ def step_counts(state: State) -> list[TensorEntry]:
     found = [
         e
         for e in state.entries
-        if e.ok
-        and e.size == 1
-        and e.dtype is not None
-        and e.dtype.kind in "iu"
-        and kind_of(e) in (OPTIMIZER_SCALAR, COUNTER)
-        and last_segment(e.name) in ("iteration", "iterations")
+        if counts_steps(e) and last_segment(e.name) in ("iteration", "iterations")
     ]
     fallback = step_entry(state)
     if fallback is not None and fallback not in found:

@@ -88,17 +88,21 @@ def _folder_states(folder: str) -> list[str]:
     return sorted(kept, key=lambda p: natural_key(os.path.basename(p)))
 
 
+def counts_steps(entry: TensorEntry) -> bool:
+    """Whether ``entry`` may count steps: a good scalar integer that the roles call an
+    optimizer scalar or a counter."""
+    return (
+        entry.ok
+        and entry.size == 1
+        and entry.dtype is not None
+        and entry.dtype.kind in "iu"
+        and kind_of(entry) in (OPTIMIZER_SCALAR, COUNTER)
+    )
+
+
 def step_entry(state: State) -> TensorEntry | None:
     """The scalar integer that counts the optimizer's steps, if the state holds one."""
-    candidates = [
-        e
-        for e in state.entries
-        if e.ok
-        and e.shape in ((), (1,))
-        and e.dtype is not None
-        and e.dtype.kind in "iu"
-        and kind_of(e) in (OPTIMIZER_SCALAR, COUNTER)
-    ]
+    candidates = [e for e in state.entries if counts_steps(e)]
     for wanted in STEP_NAMES:
         for entry in candidates:
             if entry.name.rsplit("/", 1)[-1].lower() == wanted:
