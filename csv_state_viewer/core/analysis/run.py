@@ -19,7 +19,7 @@ import numpy as np
 
 from csv_state_viewer.core.analysis.roles import COUNTER, OPTIMIZER_SCALAR, kind_of
 from csv_state_viewer.core.errors import CsvStateError, RowError
-from csv_state_viewer.core.layouts.folderstate import natural_key
+from csv_state_viewer.core.layouts.folderstate import natural_key, without_companions
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
 
@@ -69,22 +69,18 @@ def _folder_states(folder: str) -> list[str]:
 
     readable = [f for f in formats() if f.open is not None and f.extensions]
     with os.scandir(folder) as entries:
-        names = [e.name for e in entries if e.is_file() and not e.name.startswith(".")]
-    present = set(names)
-    kept = []
-    for name in names:
-        lower = name.lower()
-        if any(part in lower for part in _SKIPPED_PARTS):
-            continue
-        if any(
-            f.companion_suffix
-            and lower.endswith(f.companion_suffix)
-            and name[: -len(f.companion_suffix)] in present
-            for f in readable
-        ):
-            continue
-        if any(f.matches_extension(name) for f in readable):
-            kept.append(os.path.join(folder, name))
+        files = [
+            os.path.join(folder, e.name)
+            for e in entries
+            if e.is_file()
+            and not e.name.startswith(".")
+            and not any(part in e.name.lower() for part in _SKIPPED_PARTS)
+        ]
+    kept = [
+        p
+        for p in without_companions(files, readable)
+        if any(f.matches_extension(p) for f in readable)
+    ]
     return sorted(kept, key=lambda p: natural_key(os.path.basename(p)))
 
 
