@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import os
 from collections.abc import Mapping
 from typing import IO, Any
@@ -44,11 +43,11 @@ from csv_state_viewer.core.npyheader import (
     read_npy_header,
 )
 from csv_state_viewer.core.openfiles import register, unregister
+from csv_state_viewer.core.preads import read_array
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress
 from csv_state_viewer.core.tensors import TensorItem, Tensors, tensor_items
 
 SIDECAR_SUFFIX = ".json"
-CHUNK_BYTES = 64 << 20  # one pread at most (a cancellation-free read of a huge tensor)
 SIDECAR_VERSION = 1
 _NOT_OURS = "it is not the JSON this writer writes"
 
@@ -104,20 +103,7 @@ def _loader(fd: int, header: NpyHeader, dtype: np.dtype) -> Any:
     shape = tuple(header.shape)
 
     def load() -> np.ndarray:
-        count = math.prod(shape)
-        flat = np.empty(count, dtype=header.dtype)
-        raw = flat.view(np.uint8)
-        done = 0
-        while done < raw.size:  # pread: a file that shrank since it was opened is a bad
-            # row here, where a memory map of it would kill the process (SIGBUS)
-            chunk = os.pread(fd, min(raw.size - done, CHUNK_BYTES), header.offset + done)
-            if not chunk:
-                raise ValueError(
-                    f"the file ends after {size_text(header.offset + done)}; its header "
-                    f"declares {size_text(header.offset + raw.size)}"
-                )
-            raw[done : done + len(chunk)] = np.frombuffer(chunk, np.uint8)
-            done += len(chunk)
+        flat = read_array(fd, header.offset, shape, header.dtype)
         array = flat.reshape(shape, order="F" if header.fortran else "C")
         if array.dtype != dtype:
             array = array.view(dtype)

@@ -36,6 +36,7 @@ from csv_state_viewer.core.formatting import one_line, shape_text
 from csv_state_viewer.core.lazystate import LazyState, LazyTensor, unreadable
 from csv_state_viewer.core.limits import MAX_DIMS, MAX_SAFETENSORS_HEADER_BYTES, size_text
 from csv_state_viewer.core.openfiles import register, unregister
+from csv_state_viewer.core.preads import read_array
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
 
@@ -43,7 +44,6 @@ METADATA = "__metadata__"
 OUR_KEY = "csv_state"  # our entry of __metadata__: {"order": [...], "tensors": {...}}
 _LENGTH = struct.Struct("<Q")
 _SHOWN = 80  # characters of a name or value quoted in a message
-_PIECE = 64 << 20  # bytes read per call
 # safetensors dtype -> (NumPy kind, itemsize) or an ml_dtypes name; sub-byte types unread.
 _NUMPY = {"BOOL": ("b", 1), "U8": ("u", 1), "I8": ("i", 1), "I16": ("i", 2), "U16": ("u", 2)}
 _NUMPY |= {"I32": ("i", 4), "U32": ("u", 4), "I64": ("i", 8), "U64": ("u", 8)}
@@ -258,18 +258,7 @@ def _tensors(
 def _load(fd: int, start: int, layout: _Layout) -> np.ndarray:
     """One tensor, exactly as declared; ValueError (a bad row) when it cannot be."""
     assert layout.dtype is not None
-    count = math.prod(layout.shape)
-    try:
-        flat = np.empty(count, dtype=layout.dtype)
-    except MemoryError:
-        needed = size_text(layout.end - layout.begin)
-        raise ValueError(f"needs {needed}, more than this machine's memory holds") from None
-    view, done = flat.view(np.uint8).data, 0
-    while done < len(view):
-        got = os.preadv(fd, [view[done : done + _PIECE]], start + layout.begin + done)
-        if got <= 0:
-            raise ValueError("the file ends inside its data (was it truncated?)")
-        done += got
+    flat = read_array(fd, start + layout.begin, layout.shape, layout.dtype)
     return flat.reshape(layout.shape)
 
 
