@@ -8,11 +8,12 @@ understood stay in :attr:`State.entries` with ``error`` set, and are listed in
 
 from __future__ import annotations
 
-import contextlib
 import math
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections import deque
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,6 +78,8 @@ class State(ABC):
     """A lazily opened training state. Use as a context manager or call :meth:`close`."""
 
     format_name: str = ""
+    # Whether two tensors may be decoded at once on different threads (see decoded()).
+    concurrent_reads: bool = False
 
     def __init__(self, path: str, entries: list[TensorEntry]) -> None:
         self.path = path
@@ -165,29 +168,65 @@ class State(ABC):
         total = sum(e.nbytes for e in self.entries if e.ok) or 1
         done = 0
         out: dict[str, np.ndarray] = {}
+        wanted: dict[str, TensorEntry] = {}
         for entry in self.entries:
-            check_cancelled(progress)
-            if not entry.ok or entry.name in out:
-                continue
-            try:
-                out[entry.name] = self.read(entry)
-            except RowError as err:
+            if entry.ok:
+                wanted.setdefault(entry.name, entry)
+        for entry, decoded in self.decoded(wanted.values(), progress):
+            if isinstance(decoded, RowError):
                 if not skip_bad:
-                    raise BadRowsError(self.path, [err.problem]) from None
+                    raise BadRowsError(self.path, [decoded.problem]) from None
+            else:
+                out[entry.name] = decoded
             done += entry.nbytes
             progress.report(done, total)
         return out
 
     def validate(self, progress: Progress = NO_PROGRESS) -> list[RowProblem]:
         """Decode every row to find data errors too; returns all problems in line order."""
-        total = len(self.entries) or 1
-        for index, entry in enumerate(self.entries):
-            check_cancelled(progress)
-            if entry.ok:
-                with contextlib.suppress(RowError):  # read() records the problem
-                    self.read(entry)
+        good = [entry for entry in self.entries if entry.ok]
+        total = len(good) or 1
+        for index, _ in enumerate(self.decoded(good, progress)):  # reads record problems
             progress.report(index + 1, total)
         return sorted(self.errors, key=lambda p: (p.line or 0, p.name or ""))
+
+    def decoded(
+        self, entries: Iterable[TensorEntry], progress: Progress = NO_PROGRESS
+    ) -> Iterator[tuple[TensorEntry, np.ndarray | RowError]]:
+        """Each entry with its tensor, or the RowError its read raised, in order.
+
+        Formats whose reads may run side by side (:attr:`concurrent_reads`) decode the
+        next tensor on another thread while the caller works on this one, so the codec
+        threads never wait at a tensor's end; at most two tensors are decoded at a time,
+        and the caller holds a third. Other formats read one tensor at a time.
+        """
+        if not self.concurrent_reads:
+            for entry in entries:
+                check_cancelled(progress)
+                yield entry, self._read_or_error(entry)
+            return
+        with ThreadPoolExecutor(2, thread_name_prefix="csv-state-read-ahead") as pool:
+            pending: deque[tuple[TensorEntry, Future[np.ndarray | RowError]]] = deque()
+            try:
+                for entry in entries:
+                    check_cancelled(progress)
+                    pending.append((entry, pool.submit(self._read_or_error, entry)))
+                    if len(pending) == 2:
+                        first, future = pending.popleft()
+                        yield first, future.result()
+                while pending:
+                    check_cancelled(progress)
+                    first, future = pending.popleft()
+                    yield first, future.result()
+            finally:
+                for _, future in pending:
+                    future.cancel()
+
+    def _read_or_error(self, entry: TensorEntry) -> np.ndarray | RowError:
+        try:
+            return self.read(entry)
+        except RowError as err:
+            return err
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:  # noqa: B027 - formats without resources need nothing
