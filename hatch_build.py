@@ -50,7 +50,7 @@ class AcceleratorHook(BuildHookInterface):  # type: ignore[type-arg]
             output = Path(self._tmp.name) / TARGET.name
         command = [
             *compiler,
-            "-O2",
+            "-O3",
             "-std=c11",
             "-shared",
             "-fPIC",

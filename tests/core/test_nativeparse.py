@@ -83,8 +83,11 @@ def pure(monkeypatch: pytest.MonkeyPatch) -> None:
 
 @pytest.fixture
 def small_chunks(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """Many chunks per tensor, so chunk boundaries and per-chunk fallbacks are exercised."""
+    """Many chunks and windows per tensor, each window parsed on several threads, so chunk
+    and part boundaries and per-window fallbacks are exercised."""
     monkeypatch.setattr(csvstate, "NATIVE_CHUNK", 97)
+    monkeypatch.setattr(csvstate, "SPAN_WINDOW", 389)
+    monkeypatch.setattr(csvstate, "PARALLEL_BYTES", 0)
     yield
 
 
@@ -172,6 +175,76 @@ def test_a_buffer_without_zero_padding_is_refused() -> None:
     assert nativeparse.parse(bytearray(text), len(text), np.dtype(np.float32)) is None
     assert nativeparse.parse(bytearray(text + b"9" * 16), len(text), np.dtype(np.float32)) is None
     assert native(text, np.dtype(np.float32)) is not None
+
+
+def span(
+    tmp_path: Path, text: bytes, dtype: np.dtype, threads: int, room: int | None = None
+) -> np.ndarray | None:
+    """What parse_span makes of ``text`` written to a file between two other fields."""
+    path = tmp_path / "span.bin"
+    path.write_bytes(b'x,"' + text + b'",y')
+    out = np.full(room if room is not None else len(text) // 2 + 1, 7, dtype)
+    with open(path, "rb") as handle:
+        count = nativeparse.parse_span(handle.fileno(), 3, len(text), out, threads)
+    return None if count is None else out[:count]
+
+
+@needs_library
+@pytest.mark.parametrize("threads", [1, 2, 3, 7, 16, 40])
+@pytest.mark.parametrize("dtype", ["<f4", "<f8"])
+def test_a_file_span_on_any_number_of_threads_matches_numpy(
+    tmp_path: Path, dtype: str, threads: int
+) -> None:
+    rng = np.random.default_rng(threads)
+    width = np.dtype(dtype).itemsize
+    bits = rng.integers(0, 1 << (8 * width), size=20_000, dtype=f"u{width}")
+    values = bits.view(dtype)
+    values = values[np.isfinite(values)]
+    text = ",".join(
+        map(repr, values.astype(np.float64).tolist()) if width == 8 else map(str, values)
+    ).encode()
+    got = span(tmp_path, text, np.dtype(dtype), threads)
+    assert got is not None
+    assert got.tobytes() == values.tobytes()
+
+
+@needs_library
+@pytest.mark.parametrize("threads", [1, 2, 5])
+@pytest.mark.parametrize("text", DECLINED, ids=lambda t: t.decode()[:20])
+def test_a_file_span_declines_what_a_chunk_declines(
+    tmp_path: Path, text: bytes, threads: int
+) -> None:
+    padded = b"1.5," * 100 + text + b",2.5" * 100  # the odd value in some part
+    assert span(tmp_path, padded, np.dtype(np.float32), threads) is None
+
+
+@needs_library
+@pytest.mark.parametrize("threads", [1, 3])
+def test_a_file_span_declines_more_values_than_room_and_a_short_file(
+    tmp_path: Path, threads: int
+) -> None:
+    text = b",".join(b"%d" % i for i in range(1000))
+    assert span(tmp_path, text, np.dtype(np.float64), threads, room=999) is None
+    assert span(tmp_path, text, np.dtype(np.float64), threads, room=1000) is not None
+    path = tmp_path / "short.bin"
+    path.write_bytes(text)
+    out = np.empty(2000, np.float64)
+    with open(path, "rb") as handle:  # a span past the end of the file
+        assert nativeparse.parse_span(handle.fileno(), 0, len(text) + 50, out, threads) is None
+
+
+@needs_library
+@pytest.mark.parametrize("zeros", [100, 400])
+def test_a_file_span_with_long_values_splits_where_it_can(tmp_path: Path, zeros: int) -> None:
+    long_value = b"1." + b"0" * zeros + b"1"  # shares with no comma near them
+    text = b",".join([long_value, b"2", long_value, b"-0", long_value])
+    got = span(tmp_path, text, np.dtype(np.float64), 4)
+    if zeros > 120:  # longer than the accelerator copies for strtod: the general path's
+        assert got is None
+        return
+    assert got is not None
+    assert got.tolist() == [1.0, 2.0, 1.0, -0.0, 1.0]
+    assert np.signbit(got[3])
 
 
 def _states_with_awkward_chunks(tmp_path: Path) -> Path:

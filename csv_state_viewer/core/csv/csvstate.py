@@ -19,7 +19,7 @@ from csv_state_viewer.core import limits
 from csv_state_viewer.core.csv import base64codec, nativeparse, textcodec
 from csv_state_viewer.core.csv.csvindex import EntryBuilder, detect_columns
 from csv_state_viewer.core.csv.csvscan import scan_rows
-from csv_state_viewer.core.csv.parallel import ordered_map
+from csv_state_viewer.core.csv.parallel import ordered_map, worker_count
 from csv_state_viewer.core.csv.textcodec import DataError
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.layouts.describe import describe_text
@@ -30,6 +30,8 @@ from csv_state_viewer.core.state import State, TensorEntry
 GZIP_MAGIC = b"\x1f\x8b"
 TEXT_CHUNK = 256 << 10  # serial simdjson path: small chunks stay in the CPU cache
 NATIVE_CHUNK = 2 << 20  # accelerator path: chunks spread over the codec threads
+SPAN_WINDOW = 32 << 20  # float32/float64: one call parses this much text on every core
+PARALLEL_BYTES = 256 << 10  # smaller windows are parsed on the calling thread alone
 _SNIFF = 64 << 10
 _BRACKET_PEEK = 64
 _OTHER_SEPARATOR = re.compile(rb"\s*;\s*|\s+")
@@ -55,6 +57,7 @@ class CsvState(State):
     """A CSV state opened with :func:`open_csv_state`; data is decoded on :meth:`read`."""
 
     format_name = "csv"
+    concurrent_reads = True  # every read is a pread of its own span
 
     def __init__(self, path: str, handle: IO[bytes], mm: mmap.mmap, progress: Progress) -> None:
         self._handle = handle
@@ -187,24 +190,25 @@ class CsvState(State):
         if self._mm is None:
             raise ValueError("the state is closed")
         brackets = self._in_brackets(start, end)
-        if nativeparse.supports(dtype):
+        if nativeparse.supports_span(dtype) and not brackets:
+            pieces = self._span_pieces(start, end, dtype, out)
+        elif nativeparse.supports(dtype):
             # The accelerator releases the GIL: chunks are read and parsed on the pool.
             spans = self._text_spans(start, end, NATIVE_CHUNK)
             chunks = ordered_map(functools.partial(self._parse_native, dtype), spans)
+            pieces = self._parsed_pieces(chunks, dtype, brackets)
         else:
             # One thread on purpose: the simdjson fast path holds the GIL, and measured with
             # a pool (or a pool mixing simdjson and pyarrow workers) it was slower, not faster.
             spans = self._text_spans(start, end, TEXT_CHUNK)
             chunks = ((span, None, self._read_framed(span)) for span in spans)
+            pieces = self._parsed_pieces(chunks, dtype, brackets)
         filled = 0
-        for (_, span_end), parsed, raw in chunks:
+        for span_end, values in pieces:
             check_cancelled(progress)
-            if parsed is None:
-                assert raw is not None
-                values = textcodec.parse_framed(raw, dtype, filled, brackets=brackets)
-            else:
-                values = parsed
-            if filled + values.size > count:
+            if isinstance(values, int):  # parsed in place, into out[filled:]
+                filled += values
+            elif filled + values.size > count:
                 rest = sum(
                     textcodec.count_values(self._pread(s, e - s), brackets=brackets)
                     for s, e in self._text_spans(span_end + 1, end, TEXT_CHUNK)
@@ -214,14 +218,50 @@ class CsvState(State):
                     f"the data has {filled + values.size + rest} values but shape "
                     f"{list(entry.shape or ())} holds {count}"
                 )
-            out[filled : filled + values.size] = values
-            filled += values.size
+            else:
+                out[filled : filled + values.size] = values
+                filled += values.size
             progress.report(filled, count)
         if filled != count:
             raise DataError(
                 f"the data has {filled} values but shape {list(entry.shape or ())} holds {count}"
             )
         return out
+
+    def _span_pieces(
+        self, start: int, end: int, dtype: np.dtype, out: np.ndarray
+    ) -> Iterator[tuple[int, int | np.ndarray]]:
+        """(end, count) of windows the accelerator parsed into ``out`` on every core, or
+        (end, values) of the general path's chunks where it declined a window."""
+        filled = 0
+        for window in self._text_spans(start, end, SPAN_WINDOW):
+            length = window[1] - window[0]
+            threads = worker_count() if length >= PARALLEL_BYTES else 1
+            got = nativeparse.parse_span(self._fd, window[0], length, out[filled:], threads)
+            if got is not None:
+                filled += got
+                yield window[1], got
+                continue
+            for span in self._text_spans(window[0], window[1], TEXT_CHUNK):
+                values = textcodec.parse_framed(self._read_framed(span), dtype, filled)
+                filled += values.size
+                yield span[1], values
+
+    def _parsed_pieces(
+        self,
+        chunks: Iterator[tuple[tuple[int, int], np.ndarray | None, bytearray | None]],
+        dtype: np.dtype,
+        brackets: bool,
+    ) -> Iterator[tuple[int, int | np.ndarray]]:
+        """(end, values) of chunks, the general path parsing those the accelerator left."""
+        filled = 0
+        for (_, span_end), parsed, raw in chunks:
+            values = parsed
+            if values is None:
+                assert raw is not None
+                values = textcodec.parse_framed(raw, dtype, filled, brackets=brackets)
+            filled += values.size
+            yield span_end, values
 
     def _read_framed(self, span: tuple[int, int]) -> bytearray:
         return textcodec.read_framed(self._fd, span[0], span[1] - span[0])
