@@ -34,6 +34,7 @@ from typing import IO
 from csv_state_viewer.core.errors import StateWriteError
 from csv_state_viewer.core.messages import Hint, hinted
 from csv_state_viewer.core.openfiles import is_open_for_reading
+from csv_state_viewer.core.writeback import early_writeback
 
 MARKER = ".csv-state-tmp"
 _TOKEN_ALPHABET = "0123456789abcdefghijklmnopqrstuvwxyz"
@@ -377,5 +378,9 @@ def atomic_write(
     docstring); ``sweep`` as for :func:`atomic_path`. ``OSError`` (disk full, no
     permission, ...) becomes :class:`StateWriteError`.
     """
-    with atomic_path(path, overwrite=overwrite, sweep=sweep) as tmp, open(tmp, "wb") as handle:
+    with (
+        atomic_path(path, overwrite=overwrite, sweep=sweep) as tmp,
+        open(tmp, "wb") as handle,
+        early_writeback(handle.fileno()),
+    ):
         yield handle
