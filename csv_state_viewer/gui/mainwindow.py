@@ -43,13 +43,7 @@ from csv_state_viewer.gui.dropping import local_paths
 from csv_state_viewer.gui.errors import show_error
 from csv_state_viewer.gui.filterkeys import FilterKeys
 from csv_state_viewer.gui.panes.base import Pane
-from csv_state_viewer.gui.panes.compare import ComparePane
-from csv_state_viewer.gui.panes.health import HealthPane
-from csv_state_viewer.gui.panes.heatmap import HeatmapPane
-from csv_state_viewer.gui.panes.histogram import HistogramPane
-from csv_state_viewer.gui.panes.summary import SummaryPane
-from csv_state_viewer.gui.panes.timeline import TimelinePane
-from csv_state_viewer.gui.panes.values import ValuesPane
+from csv_state_viewer.gui.panetabs import PaneTabs
 from csv_state_viewer.gui.resources import sample_files
 from csv_state_viewer.gui.responsive import tune_for_responsiveness
 from csv_state_viewer.gui.settings import Settings
@@ -69,6 +63,8 @@ from csv_state_viewer.gui.treemodel import (
 from csv_state_viewer.gui.welcome import WelcomeView
 from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together_for_viewing
 from csv_state_viewer.ops.timeline import order_members
+
+PRELOAD_DELAY_MS = 400
 
 
 class MainWindow(QMainWindow):
@@ -98,18 +94,8 @@ class MainWindow(QMainWindow):
         left_layout.addWidget(self.filter_edit)
         left_layout.addWidget(self.tree)
 
-        self.panes: dict[str, Pane] = {
-            "summary": SummaryPane(self.context),
-            "histogram": HistogramPane(self.context),
-            "heatmap": HeatmapPane(self.context),
-            "values": ValuesPane(self.context),
-            "compare": ComparePane(self.context),
-            "timeline": TimelinePane(self.context),
-            "health": HealthPane(self.context),
-        }
         self.tabs = QTabWidget()
-        for pane in self.panes.values():
-            self.tabs.addTab(pane, pane.title)
+        self.panes = PaneTabs(self.tabs, self.context, self._pane_made)
         self.tabs.currentChanged.connect(self._tab_changed)
         self._stale_panes: set[str] = set()
 
@@ -156,12 +142,6 @@ class MainWindow(QMainWindow):
         self.context.comparison_changed.connect(self._comparison_changed)
         self.model.health_of = self.context.worst_finding
         self.context.health_changed.connect(self.model.refresh)
-        timeline = self.panes["timeline"]
-        assert isinstance(timeline, TimelinePane)
-        timeline.step_chosen.connect(self.open_step)
-        health = self.panes["health"]
-        assert isinstance(health, HealthPane)
-        health.tensor_chosen.connect(self.select)
         runner.task_failed.connect(self._task_failed)
         self.menus = menus.build(self)
         self.tree_menu = TreeMenu(self)
@@ -169,6 +149,9 @@ class MainWindow(QMainWindow):
         self.refresh_recent()
         self._restore_layout()
         self._pending_select: str | None = None
+        self.current_pane()  # the first tab's pane; the others when they are first shown
+        # their modules on a thread, once the window and its first tree are painted
+        QTimer.singleShot(PRELOAD_DELAY_MS, self.panes.preload)
         tune_for_responsiveness()  # no full collections of the startup objects; GIL handover
 
     # ------------------------------------------------------------------ building
@@ -402,8 +385,16 @@ class MainWindow(QMainWindow):
             | QItemSelectionModel.SelectionFlag.Rows,
         )
 
+    def _pane_made(self, name: str, pane: Pane) -> None:
+        step_chosen = getattr(pane, "step_chosen", None)  # the Timeline's
+        if step_chosen is not None:
+            step_chosen.connect(self.open_step)
+        tensor_chosen = getattr(pane, "tensor_chosen", None)  # the Health pane's
+        if tensor_chosen is not None:
+            tensor_chosen.connect(self.select)
+
     def set_tab(self, name: str) -> None:
-        self.tabs.setCurrentWidget(self.panes[name])
+        self.tabs.setCurrentWidget(self.panes.holder(name))
 
     def step_tab(self, step: int) -> None:
         """Show the next (``step`` 1) or previous (-1) tab, wrapping around."""
@@ -415,9 +406,7 @@ class MainWindow(QMainWindow):
         self.columns.fit()
 
     def current_pane(self) -> Pane:
-        widget = self.tabs.currentWidget()
-        assert isinstance(widget, Pane)
-        return widget
+        return self.panes[self.panes.current_name()]
 
     def _selection_changed(self, *_: Any) -> None:
         self._stale_panes = set(self.panes)
@@ -427,10 +416,11 @@ class MainWindow(QMainWindow):
 
     def _update_current_pane(self) -> None:
         nodes = self.selected_nodes()
-        name = next(n for n, pane in self.panes.items() if pane is self.tabs.currentWidget())
+        name = self.panes.current_name()
+        pane = self.panes[name]  # built the first time its tab is shown
         if name in self._stale_panes:
             self._stale_panes.discard(name)
-            self.panes[name].show_nodes(nodes)
+            pane.show_nodes(nodes)
         roots = {display_name(n.root().label) for n in nodes}
         self.setWindowTitle(
             f"{', '.join(sorted(roots))} - csv-state-viewer" if roots else "csv-state-viewer"
@@ -485,7 +475,7 @@ class MainWindow(QMainWindow):
         """Cancel and wait for every worker, then close the open files."""
         menus.close_dialogs(self)
         self.context.shutdown()
-        for pane in self.panes.values():
+        for pane in self.panes.made():
             canvas = getattr(pane, "canvas", None)
             if canvas is not None:
                 canvas.canvas.wait_for_render()

@@ -349,7 +349,8 @@ def _export_folder(window: MainWindow, choice: WriteChoice) -> None:
 
 
 def _save_plot_dialog(window: MainWindow) -> None:
-    name = next((n for n in PLOT_PANES if window.panes[n] is window.current_pane()), "histogram")
+    current = window.panes.current_name()
+    name = current if current in PLOT_PANES else "histogram"
     window.set_tab(name)
     path, _ = QFileDialog.getSaveFileName(
         window, "Save plot", f"{name}.png", "PNG image (*.png);;SVG (*.svg);;PDF (*.pdf)"

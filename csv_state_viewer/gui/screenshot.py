@@ -98,7 +98,7 @@ def take_screenshot(window: MainWindow, args: argparse.Namespace) -> int:
     if args.tab:
         window.set_tab(args.tab)
     settle(window)
-    for pane in window.panes.values():
+    for pane in window.panes.made():
         canvas = getattr(pane, "canvas", None)
         if canvas is not None and pane.isVisible():
             canvas.canvas.draw()

@@ -74,7 +74,7 @@ def test_the_context_menu_copies_shows_tabs_and_offers_export_and_compare(
     actions["Copy shape"].trigger()
     assert QGuiApplication.clipboard().text() == "[128,64]"
     actions["Show heatmap"].trigger()
-    assert window.tabs.currentWidget() is window.panes["heatmap"]
+    assert window.current_pane() is window.panes["heatmap"]
     menu.close()
 
 

@@ -119,10 +119,10 @@ def test_ctrl_tab_and_ctrl_page_keys_switch_tabs_from_the_tree(
     values: Any = window.panes["values"]
     values.view.setFocus()
     QTest.keyClick(values.view, Qt.Key.Key_Tab, ctrl)
-    assert tabs.currentWidget() is window.panes["compare"]
+    assert window.current_pane() is window.panes["compare"]
     window.panes["compare"].setFocus()
     QTest.keyClick(window.panes["compare"], Qt.Key.Key_PageUp, ctrl)
-    assert tabs.currentWidget() is values
+    assert window.current_pane() is values
 
 
 def test_shapes_fit_and_the_difference_column_is_in_view_after_a_comparison(

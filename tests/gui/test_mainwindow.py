@@ -239,7 +239,7 @@ def test_save_as_export_and_compare(qtbot: QtBot, window: MainWindow, tmp_path: 
     assert window.model.diff_of(w) is diff  # one comparison, held by the context
     assert getattr(window.context.diff_of(bias), "status", None) is DiffStatus.IDENTICAL
     assert window.status_label.text() == "Compared with b.csv: 1 identical, 1 different"
-    assert window.tabs.currentWidget() is window.panes["compare"]
+    assert window.current_pane() is window.panes["compare"]
     assert not window.progress.isVisible()
     menus.clear_comparison(window)
     assert window.context.comparison is None and window.context.diff_of(w) is None

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from PySide6.QtWidgets import QWidget
 
 from csv_state_viewer.core.analysis.tree import Node
 from csv_state_viewer.gui.context import ViewerContext
-from csv_state_viewer.gui.plotcanvas import PlotCanvas
+
+if TYPE_CHECKING:  # Matplotlib is imported with the first plot pane, not with every pane
+    from csv_state_viewer.gui.plotcanvas import PlotCanvas
 
 
 class Pane(QWidget):
