@@ -7,12 +7,14 @@ measured by magnitude, booleans as 0/1.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 CHUNK = 1 << 20  # elements widened to float64 at a time
@@ -180,14 +182,20 @@ def _finite_part(chunk: np.ndarray) -> tuple[np.ndarray, float | None, float | N
     return finite, float(finite.min()), float(finite.max())
 
 
+def _chunk_range(values: np.ndarray, start: int) -> tuple[float | None, float | None]:
+    _, lo, hi = _finite_part(values[start : start + CHUNK])
+    return lo, hi
+
+
 def value_range(arrays: Sequence[np.ndarray]) -> tuple[float, float] | None:
-    """(min, max) over the finite values of every array, or None when there are none."""
+    """(min, max) over the finite values of every array, or None when there are none.
+
+    Chunks are reduced on the codec threads (NumPy releases the GIL)."""
     low: float | None = None
     high: float | None = None
     for array in arrays:
         values = as_real(array).reshape(-1)
-        for start in _chunks(values):
-            _, lo, hi = _finite_part(values[start : start + CHUNK])
+        for lo, hi in ordered_map(functools.partial(_chunk_range, values), _chunks(values)):
             if lo is not None and hi is not None:
                 low = lo if low is None else min(low, lo)
                 high = hi if high is None else max(high, hi)
@@ -202,6 +210,23 @@ def histogram_edges(low: float, high: float, bins: int) -> np.ndarray:
     return np.linspace(low, high, bins + 1)
 
 
+def _tally(
+    values: np.ndarray, bins: int, span: tuple[float, float], start: int
+) -> tuple[np.ndarray, int, int, int, float | None, float | None]:
+    """(counts, finite, nan, +inf, min, max) of one chunk: a codec-thread task."""
+    chunk = values[start : start + CHUNK]
+    part, lo, hi = _finite_part(chunk)
+    nan = posinf = 0
+    if part.size != chunk.size:
+        nan = int(np.count_nonzero(np.isnan(chunk)))
+        posinf = int(np.count_nonzero(chunk == np.inf))
+    if not part.size:
+        return np.zeros(bins, dtype=np.int64), 0, nan, posinf, None, None
+    # bins + range takes NumPy's uniform fast path; its edges are the histogram's edges
+    counts = np.histogram(part, bins=bins, range=span)[0]
+    return counts, part.size, nan, posinf, lo, hi
+
+
 def histogram(
     arrays: Sequence[np.ndarray],
     labels: Sequence[str],
@@ -211,7 +236,8 @@ def histogram(
     """Histograms of the finite values of ``arrays`` over shared equal-width edges.
 
     ``bins=None`` picks :func:`auto_bins` of the largest array. The counts equal
-    ``numpy.histogram(finite_values, bins=histogram.edges)``.
+    ``numpy.histogram(finite_values, bins=histogram.edges)``. Chunks are counted on the
+    codec threads, so this must not be called from a codec task.
     """
     largest = max((np.asarray(a).size for a in arrays), default=0)
     bins = bins or auto_bins(largest)
@@ -227,20 +253,18 @@ def histogram(
         finite = nan = posinf = 0
         lo: float | None = None
         hi: float | None = None
-        for start in _chunks(values):
+        tally = functools.partial(_tally, values, bins, (edges[0], edges[-1]))
+        for start, (part_counts, part_finite, part_nan, part_posinf, part_lo, part_hi) in zip(
+            _chunks(values), ordered_map(tally, _chunks(values)), strict=True
+        ):
             check_cancelled(progress)
-            chunk = values[start : start + CHUNK]
-            part, part_lo, part_hi = _finite_part(chunk)
-            if part.size != chunk.size:
-                nan += int(np.count_nonzero(np.isnan(chunk)))
-                posinf += int(np.count_nonzero(chunk == np.inf))
-            if part.size:
-                # bins + range takes NumPy's uniform fast path; its edges are these edges
-                counts += np.histogram(part, bins=bins, range=(edges[0], edges[-1]))[0]
-                assert part_lo is not None and part_hi is not None
+            counts += part_counts
+            finite += part_finite
+            nan += part_nan
+            posinf += part_posinf
+            if part_lo is not None and part_hi is not None:
                 lo = part_lo if lo is None else min(lo, part_lo)
                 hi = part_hi if hi is None else max(hi, part_hi)
-            finite += part.size
             done += min(CHUNK, values.size - start)
             progress.report(done, total)
         neginf = values.size - finite - nan - posinf
