@@ -1,8 +1,8 @@
 """Byte-level scanner that splits a CSV file into rows and field spans without copying.
 
 Python's ``csv`` module copies every field and refuses fields over 128 KiB. Here each
-row costs a handful of ``mmap.find`` calls (C ``memchr``), whatever its size, so a file
-of gigabyte rows is indexed at memory speed. Fields are returned as byte spans; data
+field costs one search for the byte that ends it (C ``memchr``), whatever its size, so a
+file of gigabyte rows is indexed at memory speed. Fields are returned as byte spans; data
 fields are decoded later, on demand. The dialect is the one Python's ``csv.writer``
 writes: ``,`` separator, ``"`` quotes doubled inside quoted fields, LF or CRLF rows.
 """
@@ -15,13 +15,15 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from csv_state_viewer.core.csv import nativeparse
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
-# Pages behind the scan position are dropped from the process's resident set every
-# RELEASE_STEP bytes (they stay in the OS page cache), so indexing a file far larger
-# than memory keeps a small footprint.
-RELEASE_STEP = 64 << 20
-_NEWLINE_COUNT_BLOCK = 16 << 20
+# Without the accelerator the file's mapping is searched in windows of SCAN_WINDOW bytes
+# (``mm.find`` holds the GIL: small windows let the viewer's UI thread run between them),
+# and the pages of each window are dropped from the process's resident set once it is
+# searched (they stay in the OS page cache), so indexing a file far larger than memory
+# keeps a small footprint.
+SCAN_WINDOW = 4 << 20
 
 
 @dataclass(frozen=True)
@@ -44,47 +46,59 @@ class RawRow:
 
 
 class Scanner:
-    """Iterates the rows of a mapped CSV file; see :func:`scan_rows`."""
+    """Iterates the rows of a mapped CSV file; see :func:`scan_rows`.
 
-    def __init__(self, mm: mmap.mmap, progress: Progress = NO_PROGRESS) -> None:
+    With the file's descriptor and the C accelerator, fields are searched by
+    :func:`~csv_state_viewer.core.csv.nativeparse.scan_until`: read with pread, without
+    the GIL, never mapped. The mapping serves only the byte or two around each field.
+    """
+
+    def __init__(
+        self, mm: mmap.mmap, progress: Progress = NO_PROGRESS, fd: int | None = None
+    ) -> None:
         self.mm = mm
         self.size = len(mm)
         self.progress = progress
-        self._released = 0
+        self.fd = fd if fd is not None and nativeparse.library() is not None else None
 
     # ------------------------------------------------------------------ helpers
-    def _release_behind(self, pos: int) -> None:
-        if pos - self._released < RELEASE_STEP or not hasattr(self.mm, "madvise"):
+    def _until(self, pos: int, needles: bytes) -> tuple[int, int]:
+        """(first position from ``pos`` of a byte of ``needles``, or -1; the line breaks
+        before it), in one pass over the bytes."""
+        if self.fd is not None:
+            found = nativeparse.scan_until(self.fd, pos, self.size, needles)
+            if found is not None:
+                self.progress.report(max(found[0], pos), self.size)
+                return found
+        return self._until_mapped(pos, needles)
+
+    def _until_mapped(self, pos: int, needles: bytes) -> tuple[int, int]:
+        mm, lines = self.mm, 0
+        count_lines = b"\n" not in needles
+        while pos < self.size:
+            stop = min(self.size, pos + SCAN_WINDOW)
+            hits = [mm.find(needles[i : i + 1], pos, stop) for i in range(len(needles))]
+            hit = min((h for h in hits if h != -1), default=-1)
+            upto = stop if hit == -1 else hit
+            if count_lines and mm.find(b"\n", pos, upto) != -1:
+                view = np.frombuffer(mm, dtype=np.uint8, count=upto - pos, offset=pos)
+                lines += int(np.count_nonzero(view == 10))
+                del view
+            self._release(pos, upto)
+            if hit != -1:
+                return hit, lines
+            pos = stop
+        return -1, lines
+
+    def _release(self, start: int, stop: int) -> None:
+        """Drop the whole pages of [start, stop) from the resident set (if it is large)."""
+        if stop - start < SCAN_WINDOW // 2 or not hasattr(self.mm, "madvise"):
             return
-        upto = pos - pos % mmap.PAGESIZE
-        self.mm.madvise(mmap.MADV_DONTNEED, self._released, upto - self._released)
-        self._released = upto
-        self.progress.report(pos, self.size)
-
-    def _find(self, needle: bytes, start: int, end: int | None = None) -> int:
-        """``mm.find`` in windows, releasing pages as it goes (for gigabyte fields)."""
-        stop = self.size if end is None else end
-        pos = start
-        while pos < stop:
-            window_end = min(stop, pos + RELEASE_STEP)
-            hit = self.mm.find(needle, pos, window_end + len(needle) - 1)
-            if hit != -1 and hit < stop:
-                return hit
-            pos = window_end
-            self._release_behind(pos)
-        return -1
-
-    def count_newlines(self, start: int, end: int) -> int:
-        if start >= end or self.mm.find(b"\n", start, end) == -1:
-            return 0
-        count = 0
-        for block in range(start, end, _NEWLINE_COUNT_BLOCK):
-            stop = min(end, block + _NEWLINE_COUNT_BLOCK)
-            view = np.frombuffer(self.mm, dtype=np.uint8, count=stop - block, offset=block)
-            count += int(np.count_nonzero(view == 10))
-            del view
-            self._release_behind(stop)
-        return count
+        low = start + (-start) % mmap.PAGESIZE
+        high = stop - stop % mmap.PAGESIZE
+        if high > low:
+            self.mm.madvise(mmap.MADV_DONTNEED, low, high - low)
+        self.progress.report(stop, self.size)
 
     # --------------------------------------------------------------------- rows
     def rows(self) -> Iterator[RawRow]:
@@ -101,7 +115,6 @@ class Scanner:
                 continue
             row = RawRow(line)
             pos, line = self._row(row, pos, line)
-            self._release_behind(pos)
             yield row
         self.progress.report(size, size)
 
@@ -111,17 +124,18 @@ class Scanner:
         while True:
             if pos < size and mm[pos] == 0x22:  # quoted field
                 start = pos + 1
-                close = self._find(b'"', start)
+                close, lines = self._until(start, b'"')
                 escaped = False
                 while close != -1 and mm[close + 1 : close + 2] == b'"':
                     escaped = True
-                    close = self._find(b'"', close + 2)
+                    close, more = self._until(close + 2, b'"')
+                    lines += more
+                line += lines
                 if close == -1:
                     row.fields.append(Field(start, size, True, escaped))
                     row.problem = "unterminated quoted field: the file ends inside quotes"
-                    return size, line + self.count_newlines(start, size)
+                    return size, line
                 row.fields.append(Field(start, close, True, escaped))
-                line += self.count_newlines(start, close)
                 pos = close + 1
                 if pos >= size:
                     return pos, line
@@ -134,23 +148,25 @@ class Scanner:
                 if after == b"\r\n":
                     return pos + 2, line + 1
                 row.problem = "unexpected characters after a closing quote"
-                newline = self._find(b"\n", pos)
+                newline, _ = self._until(pos, b"\n")
                 return (size, line) if newline == -1 else (newline + 1, line + 1)
-            newline = self._find(b"\n", pos)
-            row_end = size if newline == -1 else newline
-            comma = self._find(b",", pos, row_end)
-            if comma != -1:
-                row.fields.append(Field(pos, comma))
-                pos = comma + 1
+            hit, _ = self._until(pos, b",\n")  # an unquoted field ends at either
+            if hit != -1 and mm[hit] == 0x2C:
+                row.fields.append(Field(pos, hit))
+                pos = hit + 1
                 continue
+            row_end = size if hit == -1 else hit
             end = row_end - 1 if row_end > pos and mm[row_end - 1] == 0x0D else row_end
             row.fields.append(Field(pos, end))
-            return (row_end + 1, line + 1) if newline != -1 else (size, line)
+            return (row_end + 1, line + 1) if hit != -1 else (size, line)
 
 
-def scan_rows(mm: mmap.mmap, progress: Progress = NO_PROGRESS) -> Iterator[RawRow]:
-    """Yield every non-blank row of the mapped file, with 1-based starting lines."""
-    return Scanner(mm, progress).rows()
+def scan_rows(
+    mm: mmap.mmap, progress: Progress = NO_PROGRESS, fd: int | None = None
+) -> Iterator[RawRow]:
+    """Yield every non-blank row of the mapped file (``fd``: the same file, read rather
+    than mapped where the accelerator is built), with 1-based starting lines."""
+    return Scanner(mm, progress, fd).rows()
 
 
 def field_bytes(mm: mmap.mmap, fld: Field) -> bytes:

@@ -65,7 +65,7 @@ class CsvState(State):
         self._mm = mm
         self._open_key = register(path)
         try:
-            rows = scan_rows(mm, progress)
+            rows = scan_rows(mm, progress, self._fd)
             first = next(rows, None)
             if first is None:
                 raise NotAStateError(path, "no rows (the file holds only blank lines)")

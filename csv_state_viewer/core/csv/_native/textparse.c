@@ -27,7 +27,7 @@
 #include <string.h>
 #include <unistd.h>
 
-#define CSV_TEXTPARSE_ABI 3
+#define CSV_TEXTPARSE_ABI 4
 #define CSV_UNSUPPORTED (-1)
 #define CSV_TOO_MANY (-2)
 #define CSV_READ_FAILED (-3) /* the file ended early or could not be read */
@@ -378,4 +378,49 @@ int64_t csv_parse_span_f64(int fd, int64_t offset, int64_t length, double *out, 
 int64_t csv_parse_span_f32(int fd, int64_t offset, int64_t length, float *out, int64_t cap,
                            int threads, char *scratch, int64_t scratch_size) {
     return parse_span(fd, offset, length, out, cap, threads, scratch, scratch_size, 1);
+}
+
+/* ------------------------------------------------------------------ scanning rows */
+
+#define SCAN_FIRST_BLOCK 4096
+#define SCAN_BLOCK (1 << 20)
+
+/* The first position in [pos, end) of the file holding one of the n_needles bytes, or -1
+ * when there is none (CSV_READ_FAILED when the file cannot be read); *newlines counts the
+ * '\n' bytes before it. The file is read with pread in blocks that grow from 4 KiB to
+ * 1 MiB (a short name field costs one small read, a gigabyte data field streams through
+ * one buffer), so a scan neither maps the file into the process nor holds the GIL. */
+int64_t csv_scan_until(int fd, int64_t pos, int64_t end, const char *needles, int n_needles,
+                       int64_t *newlines) {
+    char *buf = malloc(SCAN_BLOCK);
+    if (buf == NULL) return CSV_READ_FAILED;
+    int count_lines = memchr(needles, '\n', (size_t)n_needles) == NULL;
+    int64_t block = SCAN_FIRST_BLOCK, lines = 0, result = -1;
+    while (pos < end) {
+        int64_t want = end - pos < block ? end - pos : block;
+        ssize_t got = pread(fd, buf, (size_t)want, (off_t)pos);
+        if (got < 0) {
+            result = CSV_READ_FAILED;
+            break;
+        }
+        if (got == 0) break; /* the file is shorter than it was: nothing more to find */
+        const char *hit = NULL;
+        for (int i = 0; i < n_needles; i++) {
+            size_t span = hit != NULL ? (size_t)(hit - buf) : (size_t)got;
+            const char *p = memchr(buf, needles[i], span);
+            if (p != NULL) hit = p;
+        }
+        int64_t upto = hit != NULL ? hit - buf : got;
+        if (count_lines)
+            for (int64_t i = 0; i < upto; i++) lines += buf[i] == '\n';
+        if (hit != NULL) {
+            result = pos + upto;
+            break;
+        }
+        pos += got;
+        if (block < SCAN_BLOCK) block *= 4;
+    }
+    free(buf);
+    *newlines = lines;
+    return result;
 }
