@@ -27,7 +27,7 @@ import numpy as np
 from csv_state_viewer.core.csv import narrowing
 from csv_state_viewer.core.dtypes import is_small_float
 
-ABI = 3
+ABI = 4
 PADDING = 16  # zero bytes after the data: the parser reads up to 8 bytes ahead
 LIBRARY_PATH = Path(__file__).with_name("_native") / "_textparse.so"
 _SELF_TEST = b"1.5,-0.25,3e-07,0.1,-0,123456789,1e-40,2.5e+38,0.012345678,1234567890123456789012"
@@ -54,6 +54,16 @@ def _bind(lib: ctypes.CDLL) -> None:
             ctypes.c_void_p,
             ctypes.c_int64,
         ]
+
+    lib.csv_scan_until.restype = ctypes.c_int64
+    lib.csv_scan_until.argtypes = [
+        ctypes.c_int,
+        ctypes.c_int64,
+        ctypes.c_int64,
+        ctypes.c_char_p,
+        ctypes.c_int,
+        ctypes.POINTER(ctypes.c_int64),
+    ]
 
 
 def _passes_self_test(lib: ctypes.CDLL) -> bool:
@@ -109,19 +119,32 @@ def parse_span(fd: int, offset: int, length: int, out: np.ndarray, threads: int)
         return None
     function = lib.csv_parse_span_f32 if out.itemsize == 4 else lib.csv_parse_span_f64
     scratch = _scratch(length + threads * PADDING)
-    address = ctypes.addressof(ctypes.c_char.from_buffer(scratch))
-    count = function(fd, offset, length, out.ctypes.data, out.size, threads, address, len(scratch))
+    count = function(
+        fd, offset, length, out.ctypes.data, out.size, threads, scratch.ctypes.data, scratch.size
+    )
     return None if count < 0 else int(count)
 
 
-def _scratch(size: int) -> bytearray:
+def _scratch(size: int) -> np.ndarray:
     """This thread's reading buffer, at least ``size`` bytes: kept, so that its pages are
     not faulted in again by every call (a fresh buffer costs as much as a tenth of the
     parse)."""
-    buffer: bytearray | None = getattr(_local, "scratch", None)
-    if buffer is None or len(buffer) < size:
-        buffer = _local.scratch = bytearray(size)
+    buffer: np.ndarray | None = getattr(_local, "scratch", None)
+    if buffer is None or buffer.size < size:  # not zero-filled: the parser overwrites it
+        buffer = _local.scratch = np.empty(size, dtype=np.uint8)
     return buffer
+
+
+def scan_until(fd: int, pos: int, end: int, needles: bytes) -> tuple[int, int] | None:
+    """(position of the first byte of ``needles`` in the file span [pos, end), or -1;
+    the line breaks before it), read with pread in C without the GIL; None without the
+    accelerator or when the file cannot be read (the caller then scans its mapping)."""
+    lib = library()
+    if lib is None:
+        return None
+    newlines = ctypes.c_int64(0)
+    hit = lib.csv_scan_until(fd, pos, end, needles, len(needles), ctypes.byref(newlines))
+    return None if hit < -1 else (int(hit), int(newlines.value))
 
 
 def read_padded(fd: int, offset: int, length: int) -> bytearray:
