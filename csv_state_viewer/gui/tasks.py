@@ -45,7 +45,7 @@ class _Signals(QObject):
     finished = Signal(object, object)  # job, result
     failed = Signal(object, object)  # job, exception
     cancelled = Signal(object)  # job
-    progressed = Signal(object, int, int)  # job, done, total
+    progressed = Signal(object, object, object)  # job, done, total (Python ints: over 2**31)
 
 
 @dataclass
@@ -174,7 +174,7 @@ class TaskRunner(QObject):
     """The window's pool of worker threads; owners run work through its slots."""
 
     busy_changed = Signal(bool)
-    task_progress = Signal(str, int, int)  # owner, done, total (of current jobs only)
+    task_progress = Signal(str, object, object)  # owner, done, total (of current jobs only)
     task_failed = Signal(str, object)  # owner, exception (when a task has no on_error)
 
     def __init__(self, parent: QObject | None = None, threads: int = 4) -> None:

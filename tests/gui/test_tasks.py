@@ -263,3 +263,25 @@ def test_a_job_never_holds_its_owner(qtbot: QtBot, runner: TaskRunner) -> None:
         assert not any(r is owner or getattr(r, "__self__", None) is owner for r in reached)
     release.set()
     settle(qtbot, runner)
+
+
+def test_progress_of_files_over_4_gib_reaches_the_listener(
+    qtbot: QtBot, runner: TaskRunner
+) -> None:
+    """Qt's int is 32 bits: byte counts of a 10 GB file once failed to cross the signal."""
+    slot = runner.slot("big")
+    heard: list[tuple[int, int]] = []
+    owners: list[tuple[str, int, int]] = []
+    runner.task_progress.connect(lambda owner, done, total: owners.append((owner, done, total)))
+    total = 9_818_635_451
+
+    def work(progress: Progress) -> int:
+        progress.report(total // 2, total)
+        progress.report(total, total)
+        return 1
+
+    slot.submit(work, on_done=lambda _: None, on_progress=lambda d, t: heard.append((d, t)))
+    settle(qtbot, runner)
+    qtbot.waitUntil(lambda: (total, total) in heard, timeout=WAIT)
+    assert (total // 2, total) in heard or heard[-1] == (total, total)
+    assert any(done > 2**31 for _, done, _ in owners)

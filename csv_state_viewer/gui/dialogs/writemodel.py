@@ -399,8 +399,8 @@ class WriteModelDialog(QDialog):
         )
 
     def _progressed(self, done: int, total: int) -> None:
-        self.progress_bar.setRange(0, max(total, 1))
-        self.progress_bar.setValue(done)
+        self.progress_bar.setRange(0, 1000)  # per mille: byte counts overflow Qt's int
+        self.progress_bar.setValue(1000 * done // max(total, 1))
 
     def _wrote(self, result: Written) -> None:
         """The model is saved (also when a cancel came too late to stop it)."""
