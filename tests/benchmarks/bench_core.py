@@ -546,14 +546,9 @@ def special_values() -> Tensors:
     for dtype in (np.float64, np.float32, np.float16, ml_dtypes.bfloat16):
         info = ml_dtypes.finfo(dtype)
         tiny_sub = info.smallest_subnormal
-        fixed = np.array(
-            [np.nan, np.inf, -np.inf, 0.0, -0.0, tiny_sub, -tiny_sub, info.max, info.min]
-            + [info.smallest_normal, 1.0, -1.0],
-            dtype=dtype,
-        )
-        random = (rng.standard_normal(100_000) * 10.0 ** rng.integers(-5, 5, 100_000)).astype(
-            dtype
-        )
+        extremes = [info.max, info.min, info.smallest_normal, tiny_sub, -tiny_sub]
+        fixed = np.array([np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, *extremes], dtype=dtype)
+        random = (rng.standard_normal(100_000) * 10.0 ** rng.integers(-5, 5, 100_000)).astype(dtype)
         out[f"special/{np.dtype(dtype).name}"] = np.concatenate([fixed, random])
     return out
 
