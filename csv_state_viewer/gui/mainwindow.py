@@ -10,6 +10,7 @@ threads.
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from typing import Any
 
 from PySide6.QtCore import QItemSelectionModel, Qt, QTimer, Signal
@@ -36,7 +37,9 @@ from PySide6.QtWidgets import (
 from csv_state_viewer.core.analysis.run import RunMember
 from csv_state_viewer.core.analysis.summary import plural
 from csv_state_viewer.core.analysis.tree import FILE, Node
+from csv_state_viewer.core.format import Format
 from csv_state_viewer.core.formatting import display_name
+from csv_state_viewer.core.progress import Progress
 from csv_state_viewer.gui import exporttensor, menus
 from csv_state_viewer.gui.context import ViewerContext
 from csv_state_viewer.gui.dropping import local_paths
@@ -65,6 +68,13 @@ from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together
 from csv_state_viewer.ops.timeline import order_members
 
 PRELOAD_DELAY_MS = 400
+
+
+@dataclass(frozen=True)
+class _Layouts:
+    """An open that stopped because the file fits several layouts."""
+
+    fitting: list[Format]
 
 
 class MainWindow(QMainWindow):
@@ -200,18 +210,29 @@ class MainWindow(QMainWindow):
                 return
         if path in self._opening:  # on its way
             return
-        if layout is None:
-            fitting = menus.fitting_layouts(path)
-            if len(fitting) > 1:
-                menus.ask_layout(self, path, fitting, like)
-                return
         name = os.path.basename(path.rstrip("/\\"))
         slot = self._opening[path] = self.context.runner.slot(f"window: open {name}")
+
+        def work(progress: Progress) -> Opened | _Layouts:
+            # in the worker: finding the layouts reads the file and imports readers
+            if layout is None:
+                fitting = menus.fitting_layouts(path)
+                if len(fitting) > 1:
+                    return _Layouts(fitting)
+            return open_for_viewing(path, progress, layout, like, **options)
+
+        def done(result: Opened | _Layouts) -> str:
+            if isinstance(result, _Layouts):  # the content fits several: the user picks
+                self._forget_opening(path)
+                menus.ask_layout(self, path, result.fitting, like)
+                return ""
+            return self._opened(path, result)
+
         self.status.run(
             slot,
             f"Opening {name}…",
-            lambda progress: open_for_viewing(path, progress, layout, like, **options),
-            on_done=lambda result: self._opened(path, result),
+            work,
+            on_done=done,
             on_error=lambda error: self._open_failed(path, error),
             on_cancelled=lambda: self._forget_opening(path),
         )
@@ -253,13 +274,14 @@ class MainWindow(QMainWindow):
         if os.path.exists(path):  # not for files opened together
             self.settings.add_recent(path)
             self.refresh_recent()
-        self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
-        pending, self._pending_select = self._pending_select, None
-        in_root = root.find(pending) if pending else None  # the new file's, not another's
-        if in_root is not None:
-            self.select_node(in_root)
-        elif pending is None or not self.select(pending):
-            self.select_node(next(root.tensors(), root))
+        with self.columns.deferred():  # fitted once below
+            self.tree.expand(self.proxy.mapFromSource(self.model.index_of(root)))
+            pending, self._pending_select = self._pending_select, None
+            in_root = root.find(pending) if pending else None  # the new file's, not another's
+            if in_root is not None:
+                self.select_node(in_root)
+            elif pending is None or not self.select(pending):
+                self.select_node(next(root.tensors(), root))
         self.columns.fit()
         self.tree.setFocus()  # arrow keys browse the tensors at once
         self.file_opened.emit(root)
@@ -474,6 +496,7 @@ class MainWindow(QMainWindow):
     def shutdown(self) -> None:
         """Cancel and wait for every worker, then close the open files."""
         menus.close_dialogs(self)
+        self.panes.wait_for_preload()
         self.context.shutdown()
         for pane in self.panes.made():
             canvas = getattr(pane, "canvas", None)

@@ -96,9 +96,11 @@ def twins() -> Iterator[list[Format]]:
 def test_the_user_chooses_when_a_file_fits_several_layouts(
     qtbot: QtBot, window: MainWindow, per_tensor: list[Path], twins: list[Format]
 ) -> None:
-    window.open_file(str(per_tensor[0]))
+    window.open_file(str(per_tensor[0]))  # the layouts are found in the opening worker
+    qtbot.waitUntil(lambda: window.findChild(QMessageBox, "layout_choice") is not None)
     box = window.findChild(QMessageBox, "layout_choice")
     assert box is not None and box.isVisible()
+    assert not window.context.runner.busy  # the open stopped to ask
     labels = [b.text() for b in box.buttons()]
     assert {"Twin reader 1", "Twin reader 2"} <= set(labels)
     assert "CSV training state" not in labels  # the fallback reads anything: not offered
