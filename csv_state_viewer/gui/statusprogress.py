@@ -168,8 +168,11 @@ class StatusProgress(QObject):
             return
         known = [fraction for fraction in self._done.values() if fraction is not None]
         if known:
-            self.bar.setRange(0, STEPS)
-            self.bar.setValue(int(STEPS * sum(known) / len(self._done)))
+            value = int(STEPS * sum(known) / len(self._done))
+            # QProgressBar repaints at once on a new value (~0.7 ms): at most once a percent
+            if self.bar.maximum() != STEPS or value // 10 != self.bar.value() // 10:
+                self.bar.setRange(0, STEPS)
+                self.bar.setValue(value)
         else:
             self.bar.setRange(0, 0)  # busy until the first report
         self.bar.show()

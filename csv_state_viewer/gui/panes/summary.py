@@ -384,8 +384,9 @@ class SummaryPane(Pane):
         self.summary_ready.emit()
 
     def _progressed(self, done: int, total: int) -> None:
-        if total > 0:
-            self.progress.setValue(1000 * done // total)
+        value = 1000 * done // total if total > 0 else None
+        if value is not None and value // 10 != self.progress.value() // 10:  # a percent
+            self.progress.setValue(value)  # repaints at once: not for every report
 
     def _show_stats(self, rows: list[Row]) -> None:
         self._set_busy(None)
@@ -428,9 +429,11 @@ class SummaryPane(Pane):
 
     def _set_busy(self, value: int | None, text: str = "") -> None:
         busy = value is not None
+        if value is not None:
+            # before showing it: a visible QProgressBar repaints the window at once on a
+            # new value, while the layout is changing (6 ms here, 30 ms at a file's open)
+            self.progress.setValue(value)
         self.status_label.setText(text)
         self.status_label.setVisible(bool(text))
         self.progress.setVisible(busy)
         self.cancel_button.setVisible(busy)
-        if value is not None:
-            self.progress.setValue(value)
