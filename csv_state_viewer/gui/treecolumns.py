@@ -3,6 +3,8 @@ taking the rest (its text elides), and a comparison's Difference column kept in 
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from typing import Any
 
 from PySide6.QtCore import QEvent, QObject
@@ -24,6 +26,7 @@ class TreeColumns(QObject):
         self.tree = tree
         self.splitter = splitter
         self.context = context
+        self._deferred = 0
         tree.header().setSectionHidden(DIFFERENCE, True)  # shown while a comparison is set
         tree.expanded.connect(self._grow)
         tree.viewport().installEventFilter(self)  # a resized tree refits its Name column
@@ -83,8 +86,20 @@ class TreeColumns(QObject):
             header.sectionSize(c) for c in range(1, header.count()) if not header.isSectionHidden(c)
         )
 
+    @contextlib.contextmanager
+    def deferred(self) -> Iterator[None]:
+        """Expansions within the block do not widen the columns: the caller fits them
+        once at its end (each widening measures every visible row)."""
+        self._deferred += 1
+        try:
+            yield
+        finally:
+            self._deferred -= 1
+
     def _grow(self, *_: Any) -> None:
         """Rows an expansion shows may hold longer shapes or sizes: widen, never shrink."""
+        if self._deferred:
+            return
         header = self.tree.header()
         for column in self._value_columns():
             wanted = self.tree.sizeHintForColumn(column)
