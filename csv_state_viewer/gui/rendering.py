@@ -16,7 +16,6 @@ an error raised by a change mid-render only costs that frame. A synchronous
 from __future__ import annotations
 
 import atexit
-import functools
 import queue
 import sys
 import threading
@@ -83,19 +82,34 @@ class _RenderThread:
         self.thread.join(timeout=STOP_TIMEOUT_S)
 
 
-@functools.cache
+_thread_lock = threading.Lock()
+_thread: _RenderThread | None = None
+
+
 def _renderer_thread() -> _RenderThread:
-    # started by the UI thread's first draw, shared from then on; a thread still drawing
-    # while the interpreter (and Qt) shut down could crash the process
-    atexit.register(stop_rendering)
-    return _RenderThread()
+    """The render thread, started by the first caller (the pane preloader, or the UI
+    thread's first draw) and shared from then on; a thread still drawing while the
+    interpreter (and Qt) shut down could crash the process, so it is stopped at exit."""
+    global _thread  # noqa: PLW0603 - one render thread per process
+    with _thread_lock:
+        if _thread is None:
+            atexit.register(stop_rendering)
+            _thread = _RenderThread()
+        return _thread
+
+
+def start_rendering() -> None:
+    """Start the render thread now (from any thread), not at the first draw."""
+    _renderer_thread()
 
 
 def stop_rendering() -> None:
     """End the render thread, if it runs; a later draw starts a new one."""
-    if _renderer_thread.cache_info().currsize:
-        _renderer_thread().stop()
-        _renderer_thread.cache_clear()
+    global _thread
+    with _thread_lock:
+        running, _thread = _thread, None
+    if running is not None:
+        running.stop()
 
 
 class BackgroundCanvas(FigureCanvasQTAgg):
