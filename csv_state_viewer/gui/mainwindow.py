@@ -68,6 +68,7 @@ from csv_state_viewer.ops.opening import Opened, open_for_viewing, open_together
 from csv_state_viewer.ops.timeline import order_members
 
 PRELOAD_DELAY_MS = 400
+PRELOAD_TRIES = 8  # at PRELOAD_DELAY_MS apart
 
 
 @dataclass(frozen=True)
@@ -160,8 +161,11 @@ class MainWindow(QMainWindow):
         self._restore_layout()
         self._pending_select: str | None = None
         self.current_pane()  # the first tab's pane; the others when they are first shown
-        # their modules on a thread, once the window and its first tree are painted
-        QTimer.singleShot(PRELOAD_DELAY_MS, self.panes.preload)
+        # their modules on a thread, once the window is up and no file is being opened
+        self._preload_timer = QTimer(self)
+        self._preload_timer.timeout.connect(self._preload_when_idle)
+        self._preload_timer.start(PRELOAD_DELAY_MS)
+        self._preload_tries = 0
         tune_for_responsiveness()  # no full collections of the startup objects; GIL handover
 
     # ------------------------------------------------------------------ building
@@ -406,6 +410,15 @@ class MainWindow(QMainWindow):
             QItemSelectionModel.SelectionFlag.ClearAndSelect
             | QItemSelectionModel.SelectionFlag.Rows,
         )
+
+    def _preload_when_idle(self) -> None:
+        """Importing Matplotlib holds the GIL at times for tens of milliseconds: not while
+        a file opens and the tree is about to be shown (at the latest after a few tries)."""
+        self._preload_tries += 1
+        if self.context.runner.busy and self._preload_tries < PRELOAD_TRIES:
+            return
+        self._preload_timer.stop()
+        self.panes.preload()
 
     def _pane_made(self, name: str, pane: Pane) -> None:
         step_chosen = getattr(pane, "step_chosen", None)  # the Timeline's
