@@ -205,22 +205,25 @@ class State(ABC):
                 check_cancelled(progress)
                 yield entry, self._read_or_error(entry)
             return
-        with ThreadPoolExecutor(2, thread_name_prefix="csv-state-read-ahead") as pool:
-            pending: deque[tuple[TensorEntry, Future[np.ndarray | RowError]]] = deque()
-            try:
-                for entry in entries:
-                    check_cancelled(progress)
-                    pending.append((entry, pool.submit(self._read_or_error, entry)))
-                    if len(pending) == 2:
-                        first, future = pending.popleft()
-                        yield first, future.result()
-                while pending:
-                    check_cancelled(progress)
+        pool = _read_ahead_pool()
+        pending: deque[tuple[TensorEntry, Future[np.ndarray | RowError]]] = deque()
+        try:
+            for entry in entries:
+                check_cancelled(progress)
+                pending.append((entry, pool.submit(self._read_or_error, entry)))
+                if len(pending) == 2:
                     first, future = pending.popleft()
                     yield first, future.result()
-            finally:
-                for _, future in pending:
-                    future.cancel()
+            while pending:
+                check_cancelled(progress)
+                first, future = pending.popleft()
+                yield first, future.result()
+        finally:
+            for _, future in pending:
+                future.cancel()
+            for _, future in pending:
+                if not future.cancelled():
+                    future.exception()  # wait: the state may be closed next
 
     def _read_or_error(self, entry: TensorEntry) -> np.ndarray | RowError:
         try:
@@ -252,6 +255,21 @@ class State(ABC):
                 self._problems.append(problem)
             if entry is not None:  # entries live as long as the state: their ids are keys
                 self._problem_of.setdefault(id(entry), problem)
+
+
+_read_ahead_lock = threading.Lock()
+_read_ahead: ThreadPoolExecutor | None = None
+
+
+def _read_ahead_pool() -> ThreadPoolExecutor:
+    """The threads :meth:`State.decoded` reads on: kept for the process, so that what a
+    reader keeps per thread (its reading buffer) is made once, not at every read_all.
+    Reads on it never wait for other reads on it (no deadlock)."""
+    global _read_ahead  # noqa: PLW0603 - one pool per process, made on first use
+    with _read_ahead_lock:
+        if _read_ahead is None:
+            _read_ahead = ThreadPoolExecutor(2, thread_name_prefix="csv-state-read-ahead")
+        return _read_ahead
 
 
 def check_decoded(entry: TensorEntry, data: object) -> np.ndarray:

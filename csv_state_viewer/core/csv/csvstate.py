@@ -30,7 +30,7 @@ from csv_state_viewer.core.state import State, TensorEntry
 GZIP_MAGIC = b"\x1f\x8b"
 TEXT_CHUNK = 256 << 10  # serial simdjson path: small chunks stay in the CPU cache
 NATIVE_CHUNK = 2 << 20  # accelerator path: chunks spread over the codec threads
-SPAN_WINDOW = 32 << 20  # float32/float64: one call parses this much text on every core
+SPAN_WINDOW = 8 << 20  # float32/float64: one call parses this much text on every core
 PARALLEL_BYTES = 256 << 10  # smaller windows are parsed on the calling thread alone
 _SNIFF = 64 << 10
 _BRACKET_PEEK = 64

@@ -273,10 +273,17 @@ static int64_t read_fully(int fd, char *buf, int64_t length, int64_t offset) {
 }
 
 static int64_t count_commas(const char *p, int64_t n) {
-    /* a plain loop the compiler vectorises: commas are ~12 bytes apart, too close for
-     * memchr's per-call cost */
+    /* byte counters over blocks of 255 bytes: a loop the compiler turns into byte-wide
+     * vector compares and adds (a 64-bit counter per byte was five times slower) */
     int64_t count = 0;
-    for (int64_t i = 0; i < n; i++) count += p[i] == ',';
+    while (n > 0) {
+        int block = n < 255 ? (int)n : 255;
+        unsigned char c = 0;
+        for (int j = 0; j < block; j++) c += (unsigned char)(p[j] == ',');
+        count += c;
+        p += block;
+        n -= block;
+    }
     return count;
 }
 
