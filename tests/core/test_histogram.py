@@ -7,6 +7,7 @@ import pytest
 
 from csv_state_viewer.core.analysis import stats
 from csv_state_viewer.core.analysis.stats import histogram, value_range
+from csv_state_viewer.core.csv import nativeparse
 from csv_state_viewer.core.progress import Cancelled
 
 
@@ -26,7 +27,12 @@ def _awkward(seed: int, size: int) -> np.ndarray:
 
 
 @pytest.mark.usefixtures("chunk")
-def test_counts_equal_numpy_over_the_shared_edges() -> None:
+@pytest.mark.parametrize("counter", ["accelerator", "numpy"])
+def test_counts_equal_numpy_over_the_shared_edges(
+    counter: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if counter == "numpy":
+        monkeypatch.setattr(nativeparse, "histogram_counts", lambda values, edges: None)
     arrays = [_awkward(1, 50_000), _awkward(2, 3_000) * 5]
     result = histogram(arrays, ["a", "b"], bins=257)
     finite = [a[np.isfinite(a)] for a in arrays]
@@ -77,3 +83,28 @@ def test_progress_reaches_the_total_and_cancelling_stops() -> None:
 
     with pytest.raises(Cancelled):
         histogram([values], ["v"], bins=16, progress=Cancelling())
+
+
+@pytest.mark.skipif(nativeparse.library() is None, reason="no C compiler: nothing to compare")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("bins", [1, 7, 1000, 1024, 4099])
+def test_counts_in_c_equal_numpy_even_on_the_edges(dtype: type, bins: int) -> None:
+    rng = np.random.default_rng(bins)
+    values = (rng.standard_normal(200_000) * 10.0 ** rng.integers(-3, 3, 200_000)).astype(dtype)
+    low, high = float(values.min()), float(values.max())
+    edges = np.linspace(low, high, bins + 1)
+    on_edges = edges.astype(dtype)  # the edges themselves and their neighbours
+    near = np.concatenate(
+        [on_edges, np.nextafter(on_edges, dtype(np.inf)), np.nextafter(on_edges, dtype(-np.inf))]
+    )
+    values = np.concatenate([values, near, [np.nan, np.inf, -np.inf]]).astype(dtype)
+    got = nativeparse.histogram_counts(values, edges)
+    assert got is not None
+    np.testing.assert_array_equal(got, np.histogram(values[np.isfinite(values)], bins=edges)[0])
+
+
+def test_other_dtypes_are_left_to_numpy() -> None:
+    edges = np.linspace(0, 1, 5)
+    assert nativeparse.histogram_counts(np.arange(4, dtype=np.int32), edges) is None
+    assert nativeparse.histogram_counts(np.ones(4, ">f4"), edges) is None
+    assert nativeparse.histogram_counts(np.ones(8, np.float32)[::2], edges) is None

@@ -27,7 +27,7 @@ import numpy as np
 from csv_state_viewer.core.csv import narrowing
 from csv_state_viewer.core.dtypes import is_small_float
 
-ABI = 4
+ABI = 5
 PADDING = 16  # zero bytes after the data: the parser reads up to 8 bytes ahead
 LIBRARY_PATH = Path(__file__).with_name("_native") / "_textparse.so"
 _SELF_TEST = b"1.5,-0.25,3e-07,0.1,-0,123456789,1e-40,2.5e+38,0.012345678,1234567890123456789012"
@@ -55,6 +55,15 @@ def _bind(lib: ctypes.CDLL) -> None:
             ctypes.c_int64,
         ]
 
+    for function in (lib.csv_histogram_f32, lib.csv_histogram_f64):
+        function.restype = ctypes.c_int64
+        function.argtypes = [
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+            ctypes.c_int64,
+            ctypes.c_void_p,
+        ]
     lib.csv_scan_until.restype = ctypes.c_int64
     lib.csv_scan_until.argtypes = [
         ctypes.c_int,
@@ -145,6 +154,22 @@ def scan_until(fd: int, pos: int, end: int, needles: bytes) -> tuple[int, int] |
     newlines = ctypes.c_int64(0)
     hit = lib.csv_scan_until(fd, pos, end, needles, len(needles), ctypes.byref(newlines))
     return None if hit < -1 else (int(hit), int(newlines.value))
+
+
+def histogram_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray | None:
+    """``numpy.histogram(values, bins=edges)[0]`` for equal-width ``edges``, counted in C
+    without the GIL (values outside the edges and NaN are left out, as NumPy leaves
+    them); None without the accelerator or for other dtypes (contiguous native float32 and
+    float64 only): the caller then asks NumPy."""
+    lib = library()
+    wide = values.dtype.kind == "f" and values.dtype.itemsize in (4, 8)
+    if lib is None or not wide or not values.dtype.isnative or not values.flags.c_contiguous:
+        return None
+    edges = np.ascontiguousarray(edges, dtype=np.float64)
+    counts = np.zeros(edges.size - 1, dtype=np.int64)
+    function = lib.csv_histogram_f32 if values.itemsize == 4 else lib.csv_histogram_f64
+    function(values.ctypes.data, values.size, edges.ctypes.data, counts.size, counts.ctypes.data)
+    return counts
 
 
 def read_padded(fd: int, offset: int, length: int) -> bytearray:
