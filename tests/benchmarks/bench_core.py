@@ -711,7 +711,8 @@ _ROWS = [  # (label, recipe, ours, the floor measured beside it)
 ]
 FLOORS = (
     "floors: write = as many bytes written from one buffer, sent to disk as they are written, "
-    "and fsynced; read = the file read into memory; base64 read = that plus one binascii decode of as much base64; "
+    "and fsynced; read = the file read into memory; "
+    "base64 read = that plus one binascii decode of as much base64; "
     "memcpy of the decoded tensors {memcpy:.3f} s"
 )
 
