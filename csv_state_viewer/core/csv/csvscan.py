@@ -24,6 +24,7 @@ from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelle
 # searched (they stay in the OS page cache), so indexing a file far larger than memory
 # keeps a small footprint.
 SCAN_WINDOW = 4 << 20
+REPORT_STEP = 16 << 20
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,7 @@ class Scanner:
         self.size = len(mm)
         self.progress = progress
         self.fd = fd if fd is not None and nativeparse.library() is not None else None
+        self._reported = 0
 
     # ------------------------------------------------------------------ helpers
     def _until(self, pos: int, needles: bytes) -> tuple[int, int]:
@@ -68,7 +70,7 @@ class Scanner:
         if self.fd is not None:
             found = nativeparse.scan_until(self.fd, pos, self.size, needles)
             if found is not None:
-                self.progress.report(max(found[0], pos), self.size)
+                self._report(self.size if found[0] == -1 else found[0])
                 return found
         return self._until_mapped(pos, needles)
 
@@ -98,7 +100,14 @@ class Scanner:
         high = stop - stop % mmap.PAGESIZE
         if high > low:
             self.mm.madvise(mmap.MADV_DONTNEED, low, high - low)
-        self.progress.report(stop, self.size)
+        self._report(stop)
+
+    def _report(self, pos: int) -> None:
+        """Progress at most every REPORT_STEP bytes (a report per field of a file of many
+        small rows would cost more than the scan)."""
+        if pos - self._reported >= REPORT_STEP:
+            self._reported = pos
+            self.progress.report(pos, self.size)
 
     # --------------------------------------------------------------------- rows
     def rows(self) -> Iterator[RawRow]:
