@@ -197,8 +197,8 @@ def histogram_times(folder: Path, repeat: int) -> dict[str, float]:
         np.histogram(big, bins=1024)
         baseline.append(time.perf_counter() - start)
     return {
-        "histogram_first_ms": cold * 1000,
-        "histogram_again_ms": warm * 1000,
+        "hist4m_first_ms": cold * 1000,
+        "hist4m_again_ms": warm * 1000,
         "numpy_histogram_ms": statistics.median(baseline) * 1000,
     }
 
@@ -521,10 +521,10 @@ def print_report(report: dict[str, Any]) -> list[str]:
     )
     print(
         "select 4M-element tensor -> histogram drawn: "
-        f"decoding it {r['histogram_first_ms']:.0f} ms, "
-        f"cached {r['histogram_again_ms']:.0f} ms "
+        f"decoding it {r['hist4m_first_ms']:.0f} ms, "
+        f"cached {r['hist4m_again_ms']:.0f} ms "
         f"(numpy.histogram alone {r['numpy_histogram_ms']:.0f} ms, "
-        f"ratio {r['histogram_first_ms'] / r['numpy_histogram_ms']:.1f}x)"
+        f"ratio {r['hist4m_first_ms'] / r['numpy_histogram_ms']:.1f}x)"
     )
     print(
         f"{r['file_mb']:.0f} MB CSV: tree shown in {r['tree_shown_s']:.2f} s "
@@ -545,7 +545,7 @@ def print_report(report: dict[str, Any]) -> list[str]:
     checks = {
         "no stall > 100 ms while TensorFlow starts": r["tf_stall_ms"] < TARGETS["stall_ms"],
         f"cold start < {TARGETS['cold_start_s']:g} s": r["cold_start_s"] < TARGETS["cold_start_s"],
-        f"histogram < {TARGETS['histogram_ms']:.0f} ms (decode included)": r["histogram_first_ms"]
+        f"histogram < {TARGETS['histogram_ms']:.0f} ms (decode included)": r["hist4m_first_ms"]
         < TARGETS["histogram_ms"],
         "tree shown < 0.5 s": r["tree_shown_s"] < TARGETS["tree_shown_s"],
         "event loop never stalls > 100 ms": r["stall_ms"] < TARGETS["stall_ms"],
