@@ -21,6 +21,7 @@ import functools
 import os
 import threading
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -34,45 +35,26 @@ _SELF_TEST = b"1.5,-0.25,3e-07,0.1,-0,123456789,1e-40,2.5e+38,0.012345678,123456
 _local = threading.local()
 
 
-def _bind(lib: ctypes.CDLL) -> None:
-    lib.csv_textparse_abi.restype = ctypes.c_int
-    lib.csv_textparse_abi.argtypes = []
-    lib.csv_textparse_padding.restype = ctypes.c_int
-    lib.csv_textparse_padding.argtypes = []
-    for function in (lib.csv_parse_f32, lib.csv_parse_f64):
-        function.restype = ctypes.c_int64
-        function.argtypes = [ctypes.c_void_p, ctypes.c_int64, ctypes.c_void_p, ctypes.c_int64]
-    for function in (lib.csv_parse_span_f32, lib.csv_parse_span_f64):
-        function.restype = ctypes.c_int64
-        function.argtypes = [
-            ctypes.c_int,
-            ctypes.c_int64,
-            ctypes.c_int64,
-            ctypes.c_void_p,
-            ctypes.c_int64,
-            ctypes.c_int,
-            ctypes.c_void_p,
-            ctypes.c_int64,
-        ]
+_INT, _I64, _PTR = ctypes.c_int, ctypes.c_int64, ctypes.c_void_p
+# each C function's (result, arguments), as textparse.c declares them
+_SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
+    "csv_textparse_abi": (_INT, []),
+    "csv_textparse_padding": (_INT, []),
+    "csv_parse_f32": (_I64, [_PTR, _I64, _PTR, _I64]),
+    "csv_parse_f64": (_I64, [_PTR, _I64, _PTR, _I64]),
+    "csv_parse_span_f32": (_I64, [_INT, _I64, _I64, _PTR, _I64, _INT, _PTR, _I64]),
+    "csv_parse_span_f64": (_I64, [_INT, _I64, _I64, _PTR, _I64, _INT, _PTR, _I64]),
+    "csv_histogram_f32": (_I64, [_PTR, _I64, _PTR, _I64, _PTR]),
+    "csv_histogram_f64": (_I64, [_PTR, _I64, _PTR, _I64, _PTR]),
+    "csv_scan_until": (_I64, [_INT, _I64, _I64, ctypes.c_char_p, _INT, ctypes.POINTER(_I64)]),
+}
 
-    for function in (lib.csv_histogram_f32, lib.csv_histogram_f64):
-        function.restype = ctypes.c_int64
-        function.argtypes = [
-            ctypes.c_void_p,
-            ctypes.c_int64,
-            ctypes.c_void_p,
-            ctypes.c_int64,
-            ctypes.c_void_p,
-        ]
-    lib.csv_scan_until.restype = ctypes.c_int64
-    lib.csv_scan_until.argtypes = [
-        ctypes.c_int,
-        ctypes.c_int64,
-        ctypes.c_int64,
-        ctypes.c_char_p,
-        ctypes.c_int,
-        ctypes.POINTER(ctypes.c_int64),
-    ]
+
+def _bind(lib: ctypes.CDLL) -> None:
+    for name, (result, arguments) in _SIGNATURES.items():
+        function = getattr(lib, name)
+        function.restype = result
+        function.argtypes = arguments
 
 
 def _passes_self_test(lib: ctypes.CDLL) -> bool:
