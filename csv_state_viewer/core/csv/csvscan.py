@@ -74,6 +74,22 @@ class Scanner:
                 return found
         return self._until_mapped(pos, needles)
 
+    def _closing_quote(self, start: int) -> tuple[int, int, bool]:
+        """(the closing quote of the quoted field whose content starts at ``start``, or
+        -1; the line breaks inside; whether it holds doubled quotes)."""
+        if self.fd is not None:
+            found = nativeparse.scan_quoted(self.fd, start, self.size)
+            if found is not None:
+                self._report(self.size if found[0] == -1 else found[0])
+                return found
+        close, lines = self._until(start, b'"')
+        escaped = False
+        while close != -1 and self.mm[close + 1 : close + 2] == b'"':
+            escaped = True
+            close, more = self._until(close + 2, b'"')
+            lines += more
+        return close, lines, escaped
+
     def _until_mapped(self, pos: int, needles: bytes) -> tuple[int, int]:
         mm, lines = self.mm, 0
         count_lines = b"\n" not in needles
@@ -133,12 +149,7 @@ class Scanner:
         while True:
             if pos < size and mm[pos] == 0x22:  # quoted field
                 start = pos + 1
-                close, lines = self._until(start, b'"')
-                escaped = False
-                while close != -1 and mm[close + 1 : close + 2] == b'"':
-                    escaped = True
-                    close, more = self._until(close + 2, b'"')
-                    lines += more
+                close, lines, escaped = self._closing_quote(start)
                 line += lines
                 if close == -1:
                     row.fields.append(Field(start, size, True, escaped))

@@ -28,7 +28,7 @@ import numpy as np
 from csv_state_viewer.core.csv import narrowing
 from csv_state_viewer.core.dtypes import is_small_float
 
-ABI = 5
+ABI = 6
 PADDING = 16  # zero bytes after the data: the parser reads up to 8 bytes ahead
 LIBRARY_PATH = Path(__file__).with_name("_native") / "_textparse.so"
 _SELF_TEST = b"1.5,-0.25,3e-07,0.1,-0,123456789,1e-40,2.5e+38,0.012345678,1234567890123456789012"
@@ -47,6 +47,7 @@ _SIGNATURES: dict[str, tuple[Any, list[Any]]] = {
     "csv_histogram_f32": (_I64, [_PTR, _I64, _PTR, _I64, _PTR]),
     "csv_histogram_f64": (_I64, [_PTR, _I64, _PTR, _I64, _PTR]),
     "csv_scan_until": (_I64, [_INT, _I64, _I64, ctypes.c_char_p, _INT, ctypes.POINTER(_I64)]),
+    "csv_scan_quoted": (_I64, [_INT, _I64, _I64, ctypes.POINTER(_I64), ctypes.POINTER(_INT)]),
 }
 
 
@@ -152,6 +153,18 @@ def histogram_counts(values: np.ndarray, edges: np.ndarray) -> np.ndarray | None
     function = lib.csv_histogram_f32 if values.itemsize == 4 else lib.csv_histogram_f64
     function(values.ctypes.data, values.size, edges.ctypes.data, counts.size, counts.ctypes.data)
     return counts
+
+
+def scan_quoted(fd: int, pos: int, end: int) -> tuple[int, int, bool] | None:
+    """(position of the closing quote of the quoted field whose content starts at ``pos``,
+    or -1; the line breaks inside; whether it holds doubled quotes), found in C in one
+    call; None as for :func:`scan_until`."""
+    lib = library()
+    if lib is None:
+        return None
+    newlines, escaped = ctypes.c_int64(0), ctypes.c_int(0)
+    hit = lib.csv_scan_quoted(fd, pos, end, ctypes.byref(newlines), ctypes.byref(escaped))
+    return None if hit < -1 else (int(hit), int(newlines.value), bool(escaped.value))
 
 
 def read_padded(fd: int, offset: int, length: int) -> bytearray:
