@@ -50,7 +50,11 @@ def load_state(
     Bad rows raise :class:`~csv_state_viewer.BadRowsError` naming them, unless
     ``skip_bad`` leaves them out.
     """
-    with open_state(path, progress) as state:
+    path = os.fspath(path)
+    fmt = format_for_reading(path)
+    # a format that indexes row by row decodes each tensor as soon as it is indexed
+    ahead = {"decode_ahead": True} if "decode_ahead" in fmt.open_options else {}
+    with open_with(fmt, path, progress, **ahead) as state:
         return state.read_all(progress, skip_bad=skip_bad)
 
 

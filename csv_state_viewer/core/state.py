@@ -8,11 +8,12 @@ understood stay in :attr:`State.entries` with ``error`` set, and are listed in
 
 from __future__ import annotations
 
+import contextlib
 import math
 import threading
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -81,9 +82,16 @@ class State(ABC):
     # Whether two tensors may be decoded at once on different threads (see decoded()).
     concurrent_reads: bool = False
 
-    def __init__(self, path: str, entries: list[TensorEntry]) -> None:
+    def __init__(
+        self,
+        path: str,
+        entries: list[TensorEntry],
+        ahead: dict[int, Future[np.ndarray]] | None = None,
+    ) -> None:
         self.path = path
         self.entries = entries
+        # id(entry): its decode, started while the file was indexed (see decode_ahead())
+        self._ahead: dict[int, Future[np.ndarray]] = ahead if ahead is not None else {}
         self._by_name: dict[str, TensorEntry] = {}
         _mark_duplicates(entries)
         for entry in entries:
@@ -200,7 +208,7 @@ class State(ABC):
         threads never wait at a tensor's end; at most two tensors are decoded at a time,
         and the caller holds a third. Other formats read one tensor at a time.
         """
-        if not self.concurrent_reads:
+        if self._ahead or not self.concurrent_reads:
             for entry in entries:
                 check_cancelled(progress)
                 yield entry, self._read_or_error(entry)
@@ -226,10 +234,42 @@ class State(ABC):
                     future.exception()  # wait: the state may be closed next
 
     def _read_or_error(self, entry: TensorEntry) -> np.ndarray | RowError:
+        future = self._ahead.pop(id(entry), None)
+        if future is not None:
+            with contextlib.suppress(Exception):  # read again: errors are recorded there
+                return future.result()
         try:
             return self.read(entry)
         except RowError as err:
             return err
+
+    @staticmethod
+    def decode_ahead(
+        decode: Callable[[TensorEntry, Progress], np.ndarray],
+    ) -> tuple[Callable[[TensorEntry], None], dict[int, Future[np.ndarray]]]:
+        """For a format that indexes row by row: a callback that starts decoding each good
+        entry as soon as it is indexed (on the read-ahead threads), and the futures it
+        fills, to pass to ``State.__init__`` as ``ahead``. :meth:`read_all` then takes
+        the decoded tensors (``load_state`` asks for this: indexing and decoding overlap,
+        a tenth of a full text load). A decode that failed is read again by
+        :meth:`read`, which words and records its problem."""
+        pool = _read_ahead_pool()
+        ahead: dict[int, Future[np.ndarray]] = {}
+
+        def start(entry: TensorEntry) -> None:
+            ahead[id(entry)] = pool.submit(decode, entry, NO_PROGRESS)
+
+        return start, ahead
+
+    def _stop_ahead(self) -> None:
+        """Cancel the decodes started ahead and wait for those running (before closing)."""
+        futures, self._ahead = list(self._ahead.values()), {}
+        for future in futures:
+            future.cancel()
+        for future in futures:
+            if not future.cancelled():
+                with contextlib.suppress(Exception):
+                    future.result()
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:  # noqa: B027 - formats without resources need nothing

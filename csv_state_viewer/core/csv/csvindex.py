@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import math
 import mmap
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
@@ -107,8 +107,18 @@ class EntryBuilder:
         self.mm = mm
         self.columns = columns
 
-    def build(self, rows: Iterable[RawRow]) -> list[TensorEntry]:
-        return [self.entry(row) for row in rows]  # State marks repeated names
+    def build(
+        self, rows: Iterable[RawRow], indexed: Callable[[TensorEntry], None] | None = None
+    ) -> list[TensorEntry]:
+        """The entries of ``rows`` (State marks repeated names); ``indexed`` is called with
+        each good one as soon as it is made."""
+        entries = []
+        for row in rows:
+            entry = self.entry(row)
+            if indexed is not None and entry.ok:
+                indexed(entry)
+            entries.append(entry)
+        return entries
 
     def entry(self, row: RawRow) -> TensorEntry:
         cols = self.columns

@@ -59,11 +59,21 @@ class CsvState(State):
     format_name = "csv"
     concurrent_reads = True  # every read is a pread of its own span
 
-    def __init__(self, path: str, handle: IO[bytes], mm: mmap.mmap, progress: Progress) -> None:
+    def __init__(
+        self,
+        path: str,
+        handle: IO[bytes],
+        mm: mmap.mmap,
+        progress: Progress,
+        *,
+        decode_ahead: bool = False,
+    ) -> None:
         self._handle = handle
         self._fd = handle.fileno()
         self._mm = mm
         self._open_key = register(path)
+        start, ahead = self.decode_ahead(self._decode) if decode_ahead else (None, None)
+        self._ahead = ahead or {}  # for close() if indexing fails
         try:
             rows = scan_rows(mm, progress, self._fd)
             first = next(rows, None)
@@ -72,14 +82,15 @@ class CsvState(State):
             columns = detect_columns(mm, first, path)
             builder = EntryBuilder(mm, columns)
             first_rows = [] if columns.has_header else [first]
-            entries = builder.build(itertools.chain(first_rows, rows))
+            entries = builder.build(itertools.chain(first_rows, rows), start)
         except BaseException:
             self.close()
             raise
         self.columns = columns
-        super().__init__(path, entries)
+        super().__init__(path, entries, ahead)
 
     def close(self) -> None:
+        self._stop_ahead()  # no decode may read the file once it is closed
         if self._mm is not None:
             self._mm.close()
             self._mm = None  # type: ignore[assignment]
@@ -325,8 +336,13 @@ def _decompress(path: str, handle: IO[bytes], progress: Progress) -> IO[bytes]:
     return out
 
 
-def open_csv_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRESS) -> CsvState:
-    """Index a CSV state without decoding tensor data. See :func:`csv_state_viewer.open_state`."""
+def open_csv_state(
+    path: str | os.PathLike[str], progress: Progress = NO_PROGRESS, *, decode_ahead: bool = False
+) -> CsvState:
+    """Index a CSV state without decoding tensor data. See :func:`csv_state_viewer.open_state`.
+
+    ``decode_ahead`` (for ``load_state``) starts decoding each tensor as soon as its row is
+    indexed, for :meth:`~csv_state_viewer.core.state.State.read_all` to take."""
     path = os.fspath(path)
     try:
         handle: IO[bytes] = open(path, "rb")  # noqa: SIM115 - owned by the state
@@ -346,4 +362,4 @@ def open_csv_state(path: str | os.PathLike[str], progress: Progress = NO_PROGRES
     except BaseException:
         handle.close()
         raise
-    return CsvState(path, handle, mm, progress)
+    return CsvState(path, handle, mm, progress, decode_ahead=decode_ahead)

@@ -22,6 +22,7 @@ FORMAT = Format(
     extensions=(".csv", ".csv.gz"),
     sniff=_sniff,
     open=open_csv_state,
+    open_options=("decode_ahead",),  # load_state's: decode each tensor as it is indexed
     save=save_csv_state,
     save_options=("encoding",),
     variants=(
