@@ -14,7 +14,7 @@ import threading
 from abc import ABC, abstractmethod
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -28,6 +28,7 @@ from csv_state_viewer.core.errors import (
     is_library_failure,
     row_failure,
 )
+from csv_state_viewer.core.parallel import cancel_and_wait, read_ahead_pool
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 
@@ -213,7 +214,7 @@ class State(ABC):
                 check_cancelled(progress)
                 yield entry, self._read_or_error(entry)
             return
-        pool = _read_ahead_pool()
+        pool = read_ahead_pool()
         pending: deque[tuple[TensorEntry, Future[np.ndarray | RowError]]] = deque()
         try:
             for entry in entries:
@@ -227,11 +228,7 @@ class State(ABC):
                 first, future = pending.popleft()
                 yield first, future.result()
         finally:
-            for _, future in pending:
-                future.cancel()
-            for _, future in pending:
-                if not future.cancelled():
-                    future.exception()  # wait: the state may be closed next
+            cancel_and_wait(future for _, future in pending)  # the state may be closed next
 
     def _read_or_error(self, entry: TensorEntry) -> np.ndarray | RowError:
         future = self._ahead.pop(id(entry), None)
@@ -253,7 +250,7 @@ class State(ABC):
         the decoded tensors (``load_state`` asks for this: indexing and decoding overlap,
         a tenth of a full text load). A decode that failed is read again by
         :meth:`read`, which words and records its problem."""
-        pool = _read_ahead_pool()
+        pool = read_ahead_pool()
         ahead: dict[int, Future[np.ndarray]] = {}
 
         def start(entry: TensorEntry) -> None:
@@ -264,12 +261,7 @@ class State(ABC):
     def _stop_ahead(self) -> None:
         """Cancel the decodes started ahead and wait for those running (before closing)."""
         futures, self._ahead = list(self._ahead.values()), {}
-        for future in futures:
-            future.cancel()
-        for future in futures:
-            if not future.cancelled():
-                with contextlib.suppress(Exception):
-                    future.result()
+        cancel_and_wait(futures)
 
     # ------------------------------------------------------------------ lifecycle
     def close(self) -> None:  # noqa: B027 - formats without resources need nothing
@@ -295,21 +287,6 @@ class State(ABC):
                 self._problems.append(problem)
             if entry is not None:  # entries live as long as the state: their ids are keys
                 self._problem_of.setdefault(id(entry), problem)
-
-
-_read_ahead_lock = threading.Lock()
-_read_ahead: ThreadPoolExecutor | None = None
-
-
-def _read_ahead_pool() -> ThreadPoolExecutor:
-    """The threads :meth:`State.decoded` reads on: kept for the process, so that what a
-    reader keeps per thread (its reading buffer) is made once, not at every read_all.
-    Reads on it never wait for other reads on it (no deadlock)."""
-    global _read_ahead  # noqa: PLW0603 - one pool per process, made on first use
-    with _read_ahead_lock:
-        if _read_ahead is None:
-            _read_ahead = ThreadPoolExecutor(2, thread_name_prefix="csv-state-read-ahead")
-        return _read_ahead
 
 
 def check_decoded(entry: TensorEntry, data: object) -> np.ndarray:

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from csv_state_viewer.core.csv import nativeparse
-from csv_state_viewer.core.csv.parallel import ordered_map
+from csv_state_viewer.core.parallel import ordered_map
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 CHUNK = 1 << 20  # elements widened to float64 at a time

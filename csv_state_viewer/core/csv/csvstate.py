@@ -19,11 +19,11 @@ from csv_state_viewer.core import limits
 from csv_state_viewer.core.csv import base64codec, nativeparse, textcodec
 from csv_state_viewer.core.csv.csvindex import EntryBuilder, detect_columns
 from csv_state_viewer.core.csv.csvscan import scan_rows
-from csv_state_viewer.core.csv.parallel import ordered_map, worker_count
 from csv_state_viewer.core.csv.textcodec import DataError
 from csv_state_viewer.core.errors import NotAStateError
 from csv_state_viewer.core.layouts.describe import describe_text
 from csv_state_viewer.core.openfiles import register, unregister
+from csv_state_viewer.core.parallel import ordered_map, worker_count
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.state import State, TensorEntry
 

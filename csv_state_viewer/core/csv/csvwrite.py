@@ -15,9 +15,9 @@ from csv_state_viewer.core.atomic import atomic_write
 from csv_state_viewer.core.csv import base64codec, textcodec
 from csv_state_viewer.core.csv.csvindex import ENCODINGS, MAX_NAME_BYTES
 from csv_state_viewer.core.csv.csvstate import crc32_of
-from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.dtypes import dtype_name, is_ml_dtype
 from csv_state_viewer.core.errors import StateWriteError
+from csv_state_viewer.core.parallel import ordered_map
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 from csv_state_viewer.core.tensors import TensorItem, Tensors, iter_loaded, tensor_items
 

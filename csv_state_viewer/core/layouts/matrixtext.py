@@ -27,7 +27,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from csv_state_viewer.core.csv import nativeparse, textcodec
-from csv_state_viewer.core.csv.parallel import ordered_map
 from csv_state_viewer.core.layouts.values import (
     FLOAT32,
     FLOAT32_DIGITS,
@@ -38,6 +37,7 @@ from csv_state_viewer.core.layouts.values import (
     float32_faithful,
     looks_integer,
 )
+from csv_state_viewer.core.parallel import ordered_map
 from csv_state_viewer.core.progress import NO_PROGRESS, Progress, check_cancelled
 
 BLOCK_BYTES = 4 << 20

@@ -1,4 +1,5 @@
-"""A small shared thread pool for codec work (NumPy, pyarrow and zlib release the GIL)."""
+"""The shared thread pools: one for codec work on pieces of a tensor (NumPy, pyarrow,
+zlib and the C accelerator release the GIL), one for reading whole tensors ahead."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import threading
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -47,8 +48,27 @@ def ordered_map(fn: Callable[[T], R], items: Iterable[T], window: int | None = N
         while pending:
             yield pending.popleft().result()
     finally:
-        for future in pending:
-            future.cancel()
-        for future in pending:
-            if not future.cancelled():
-                future.exception()
+        cancel_and_wait(pending)
+
+
+_read_ahead_lock = threading.Lock()
+_read_ahead: ThreadPoolExecutor | None = None
+
+
+def read_ahead_pool() -> ThreadPoolExecutor:
+    """The threads whole tensors are read on ahead of their caller (State.decoded): kept
+    for the process, so that what a reader keeps per thread (its reading buffer) is made
+    once. Its tasks may use the codec pool, never this one (no deadlock)."""
+    global _read_ahead  # noqa: PLW0603 - one pool per process, made on first use
+    with _read_ahead_lock:
+        if _read_ahead is None:
+            _read_ahead = ThreadPoolExecutor(2, thread_name_prefix="csv-state-read-ahead")
+        return _read_ahead
+
+
+def cancel_and_wait(futures: Iterable[Future[Any]]) -> None:
+    """Cancel the futures not started and wait for those running (whose errors are
+    dropped): nothing they read may be closed under them."""
+    started = [future for future in list(futures) if not future.cancel()]
+    for future in started:
+        future.exception()
